@@ -1,0 +1,67 @@
+"""Losses as small pure functions of tensors (after rosinality/stylegan2-pytorch's style)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) features -> (B, C, C) Gram matrices, normalised by C*H*W (size independent)."""
+    b, c, h, w = features.shape
+    flat = features.reshape(b, c, h * w)
+    return flat @ flat.transpose(1, 2) / (c * h * w)
+
+
+def gram_distance(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """(B, C, C) vs (B or 1, C, C) Gram matrices -> (B,) mean squared difference."""
+    return (gram - target).pow(2).mean(dim=(1, 2))
+
+
+def style_losses(
+    features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """Per-layer Gram distance: ``{tap: (B,)}`` for every tap in ``targets`` ((B or 1, C, C) each)."""
+    return {tap: gram_distance(gram_matrix(features[tap]), target) for tap, target in targets.items()}
+
+
+def style_loss(
+    features: dict[str, torch.Tensor],
+    targets: dict[str, torch.Tensor],
+    weights: dict[str, float] | None = None,
+) -> torch.Tensor:
+    """Weighted sum over layers of the Gram distance, averaged over the batch -> scalar."""
+    per_layer = style_losses(features, targets)
+    return sum((weights or {}).get(tap, 1.0) * loss.mean() for tap, loss in per_layer.items())
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) vs (B, C, H, W) feature maps -> (B,) mean squared difference."""
+    return (features - target).pow(2).mean(dim=(1, 2, 3))
+
+
+def tv_loss(image: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) image -> scalar anisotropic total variation (mean absolute neighbour difference)."""
+    dx = (image[..., :, 1:] - image[..., :, :-1]).abs().mean()
+    dy = (image[..., 1:, :] - image[..., :-1, :]).abs().mean()
+    return dx + dy
+
+
+def d_hinge_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Discriminator hinge loss on patch logits (any shape) -> scalar."""
+    return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+
+
+def g_hinge_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Generator hinge loss on patch logits of generated images -> scalar."""
+    return -fake_logits.mean()
+
+
+def cycle_loss(reconstruction: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
+    """L1 between G(G(x|s)|photo) and x, both (B, 3, H, W) in [0, 1] -> scalar."""
+    return (reconstruction - original).abs().mean()
+
+
+def perceptual_loss(features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Mean over taps of feature MSE (paired reconstruction) -> scalar."""
+    return sum(content_loss(features[t], targets[t]).mean() for t in targets) / len(targets)

@@ -1,0 +1,256 @@
+"""Pretraining: the conditional generator, one learned code per style in the bank, and the discriminator.
+
+    python -m pipeline.train --data data --run runs/base --steps 4000            # CPU, resumes from runs/base
+    accelerate launch -m pipeline.train --data data --run runs/gpu --steps 20000 --crop 256 --batch-size 16
+
+Losses per step (see ``pipeline/losses.py``): relative Gram loss of G(x|s) against style s, content loss
+(relu2_2) against x, TV, hinge adversarial loss from the conditional discriminator on differentiably augmented
+crops (after ``adv_start``), cycle loss G(G(x|s)|photo) ~ x and identity loss G(x|photo) ~ x.
+Checkpoints (safetensors + optimiser state) go to ``--run`` every ``--checkpoint-minutes``; a rerun resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from PIL import Image
+from safetensors.torch import load_file, save_file
+
+from .augment import diff_augment
+from .discriminator import Discriminator
+from .generator import Generator
+from .images import pil_to_tensor
+from .loss_net import LossNet
+from .losses import content_loss, cycle_loss, d_hinge_loss, g_hinge_loss, gram_matrix, tv_loss
+
+PHOTO = "photo"
+STYLE_TAPS = ("relu1_2", "relu2_2", "relu3_3")
+CONTENT_TAP = "relu2_2"
+
+
+@dataclass
+class TrainConfig:
+    data: Path = Path("data")
+    run: Path = Path("runs/base")
+    loss_net: Path = Path("weights/loss_net")
+    steps: int = 4000
+    minutes: float = 0.0  # wall-clock budget (0 = none): the schedule ends at whichever of steps/minutes comes first
+    batch_size: int = 4
+    crop: int = 128  # training crop side; content photos are rescaled to a short side in [crop*1.25, crop*2.5]
+    style_long_side: int = 384  # style images are seen at this size (sets the texture scale)
+    lr: float = 1e-3
+    code_lr: float = 3e-3
+    d_lr: float = 4e-4
+    code_dim: int = 64
+    style_weight: float = 4.0  # on the relative Gram loss, summed over STYLE_TAPS
+    content_weight: float = 1.0  # on the relative content loss
+    tv_weight: float = 0.5
+    adv_weight: float = 0.05
+    adv_start: int = 600
+    cycle_weight: float = 1.0
+    identity_weight: float = 4.0
+    cycle_every: int = 2
+    checkpoint_minutes: float = 5.0
+    seed: int = 0
+    generator: dict = field(default_factory=dict)  # Generator config overrides
+
+
+def load_folder(folder: Path, long_side: int) -> list[torch.Tensor]:
+    """All images of a folder as (3, H, W) tensors in [0, 1], long side ``long_side``."""
+    tensors = []
+    for path in sorted(folder.glob("*.jpg")) + sorted(folder.glob("*.png")):
+        image = Image.open(path).convert("RGB")
+        image.thumbnail((long_side, long_side), Image.Resampling.LANCZOS)
+        tensors.append(pil_to_tensor(image)[0])
+    if not tensors:
+        raise FileNotFoundError(f"no .jpg/.png images in {folder}")
+    return tensors
+
+
+def random_crops(images: list[torch.Tensor], n: int, crop: int, scale: tuple[float, float], rng: random.Random) -> torch.Tensor:
+    """(n, 3, crop, crop) random crops: random image, short side rescaled to crop*U(scale), random flip."""
+    out = []
+    for _ in range(n):
+        image = images[rng.randrange(len(images))]
+        short = crop * rng.uniform(*scale)
+        h, w = image.shape[1:]
+        size = (max(crop, round(h * short / min(h, w))), max(crop, round(w * short / min(h, w))))
+        image = F.interpolate(image[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0]
+        y, x = rng.randrange(size[0] - crop + 1), rng.randrange(size[1] - crop + 1)
+        patch = image[:, y : y + crop, x : x + crop]
+        out.append(patch.flip(-1) if rng.random() < 0.5 else patch)
+    return torch.stack(out).clamp(0, 1)
+
+
+@torch.no_grad()
+def style_targets(loss_net: LossNet, images: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Mean Gram matrix per tap over a style's images -> ``{tap: (C, C)}``."""
+    grams = [{t: gram_matrix(f)[0] for t, f in loss_net(img[None], STYLE_TAPS).items()} for img in images]
+    return {t: torch.stack([g[t] for g in grams]).mean(0) for t in STYLE_TAPS}
+
+
+def balanced_style_loss(
+    features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor], scale: dict[str, float]
+) -> torch.Tensor:
+    """Per-sample Gram loss summed over taps, each tap divided by a bank-wide scale: targets (B, C, C) -> (B,)."""
+    return sum((gram_matrix(features[t]) - target).pow(2).mean((1, 2)) / scale[t] for t, target in targets.items())
+
+
+def save_checkpoint(
+    cfg: TrainConfig, step: int, models: dict, optimizers: dict, names: list[str], log: list, elapsed_s: float
+) -> None:
+    """Write the run folder atomically enough for resume: models first, then the state file that names the step."""
+    run = cfg.run
+    for name, model in models.items():
+        if name == "codes":
+            save_file({"codes": model.detach().cpu().contiguous()}, str(run / "codes.safetensors.tmp"))
+            os.replace(run / "codes.safetensors.tmp", run / "codes.safetensors")
+        else:
+            model.save_pretrained(run / name)
+    torch.save({k: o.state_dict() for k, o in optimizers.items()}, run / "optim.pt.tmp")
+    os.replace(run / "optim.pt.tmp", run / "optim.pt")
+    state = {"step": step, "elapsed_s": round(elapsed_s, 1), "styles": names, "config": json.loads(json.dumps(asdict(cfg), default=str)), "log": log}
+    (run / "state.json.tmp").write_text(json.dumps(state, indent=1))
+    os.replace(run / "state.json.tmp", run / "state.json")
+
+
+def train(cfg: TrainConfig) -> Path:
+    accelerator = Accelerator()
+    device = accelerator.device
+    rng = random.Random(cfg.seed + accelerator.process_index)
+    torch.manual_seed(cfg.seed)
+    cfg.run.mkdir(parents=True, exist_ok=True)
+
+    loss_net = LossNet.from_pretrained(cfg.loss_net, torch_dtype=torch.float32).to(device)
+    content = load_folder(cfg.data / "content", 640)
+    style_dirs = sorted(p for p in (cfg.data / "styles").iterdir() if p.is_dir())
+    names = [PHOTO] + [p.name for p in style_dirs]
+    style_images = [load_folder(p, cfg.style_long_side) for p in style_dirs]
+    targets = [style_targets(loss_net, [i.to(device) for i in imgs]) for imgs in style_images]
+    target_stack = {t: torch.stack([tg[t] for tg in targets]) for t in STYLE_TAPS}  # (S, C, C)
+    tap_scale = {t: float(target_stack[t].pow(2).mean()) for t in STYLE_TAPS}
+
+    state_file = cfg.run / "state.json"
+    resume = json.loads(state_file.read_text()) if state_file.exists() else None
+    if resume and resume["styles"] != names:
+        raise ValueError(f"{state_file}: styles {resume['styles']} differ from the data's {names}")
+    if resume:
+        generator = Generator.from_pretrained(cfg.run / "generator")
+        discriminator = Discriminator.from_pretrained(cfg.run / "discriminator")
+        codes = torch.nn.Parameter(load_file(str(cfg.run / "codes.safetensors"))["codes"])
+    else:
+        generator = Generator(code_dim=cfg.code_dim, **cfg.generator)
+        discriminator = Discriminator(code_dim=cfg.code_dim)
+        codes = torch.nn.Parameter(torch.randn(len(names), cfg.code_dim) * 0.5)
+    g_opt = torch.optim.Adam([{"params": generator.parameters()}, {"params": [codes], "lr": cfg.code_lr}], lr=cfg.lr)
+    d_opt = torch.optim.Adam(discriminator.parameters(), lr=cfg.d_lr, betas=(0.0, 0.99))
+    if resume:
+        optim_state = torch.load(cfg.run / "optim.pt", weights_only=True)
+        g_opt.load_state_dict(optim_state["g"])
+        d_opt.load_state_dict(optim_state["d"])
+    start = resume["step"] if resume else 0
+    elapsed_before = resume.get("elapsed_s", 0.0) if resume else 0.0
+    log = resume["log"] if resume else []
+    rng.seed(cfg.seed * 1_000_003 + start)
+    torch.manual_seed(cfg.seed * 1_000_003 + start)
+    generator, discriminator, g_opt, d_opt = accelerator.prepare(generator, discriminator, g_opt, d_opt)
+    codes_dev = codes.to(device) if codes.device != device else codes
+
+    def progress(step: int) -> float:
+        elapsed = elapsed_before + time.time() - t0
+        return max(step / cfg.steps, elapsed / (cfg.minutes * 60) if cfg.minutes else 0.0)
+
+    def lr_at(step: int) -> float:  # linear warm-up, cosine decay to 10 %
+        warm = min(1.0, (step + 1) / 100)
+        return warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress(step)))))
+
+    last_ckpt, t0, running = time.time(), time.time(), {}
+    for step in range(start, cfg.steps):
+        for opt, base in ((g_opt, None), (d_opt, cfg.d_lr)):
+            for group in opt.param_groups:
+                group.setdefault("base_lr", group["lr"] if base is None else base)
+                group["lr"] = group["base_lr"] * lr_at(step)
+        b = cfg.batch_size
+        x = random_crops(content, b, cfg.crop, (1.25, 2.5), rng).to(device)
+        s = torch.tensor([rng.randrange(1, len(names)) for _ in range(b)], device=device)
+        code = codes_dev[s]
+        y = generator(x, code)
+        feats = loss_net(y, STYLE_TAPS)
+        with torch.no_grad():
+            x_content = loss_net(x, (CONTENT_TAP,))[CONTENT_TAP]
+        l_style = balanced_style_loss(feats, {t: target_stack[t][s - 1] for t in STYLE_TAPS}, tap_scale).mean()
+        l_content = (content_loss(feats[CONTENT_TAP], x_content) / x_content.pow(2).mean((1, 2, 3))).mean()
+        l_tv = tv_loss(y)
+        photo_code = codes_dev[:1].expand(b, -1)
+        l_identity = cycle_loss(generator(x, photo_code), x)
+        loss = cfg.style_weight * l_style + cfg.content_weight * l_content + cfg.tv_weight * l_tv
+        loss = loss + cfg.identity_weight * l_identity
+        losses = {"style": l_style, "content": l_content, "tv": l_tv, "identity": l_identity}
+        if cfg.cycle_weight and step % cfg.cycle_every == 0:
+            losses["cycle"] = cycle_loss(generator(y, photo_code), x)
+            loss = loss + cfg.cycle_weight * losses["cycle"]
+        use_adv = cfg.adv_weight > 0 and step >= cfg.adv_start
+        if use_adv:
+            discriminator.requires_grad_(False)
+            losses["g_adv"] = g_hinge_loss(discriminator(diff_augment(y), code))
+            loss = loss + cfg.adv_weight * losses["g_adv"]
+        g_opt.zero_grad(set_to_none=True)
+        accelerator.backward(loss)
+        g_opt.step()
+        if use_adv:
+            discriminator.requires_grad_(True)
+            real = torch.stack([random_crops(style_images[i - 1], 1, cfg.crop, (1.0, 1.6), rng)[0] for i in s.tolist()])
+            d_loss = d_hinge_loss(
+                discriminator(diff_augment(real.to(device)), code.detach()),
+                discriminator(diff_augment(y.detach()), code.detach()),
+            )
+            d_opt.zero_grad(set_to_none=True)
+            accelerator.backward(d_loss)
+            d_opt.step()
+            losses["d"] = d_loss
+        for k, v in losses.items():
+            running[k] = 0.9 * running.get(k, v.item()) + 0.1 * v.item()
+        if (step + 1) % 25 == 0 and accelerator.is_main_process:
+            rate = (time.time() - t0) / (step + 1 - start)
+            entry = {"step": step + 1, **{k: round(v, 5) for k, v in running.items()}, "s_per_step": round(rate, 3)}
+            log.append(entry)
+            print(json.dumps(entry), flush=True)
+        done = step + 1 == cfg.steps or progress(step + 1) >= 1.0
+        if accelerator.is_main_process and (done or time.time() - last_ckpt > cfg.checkpoint_minutes * 60):
+            models = {
+                "generator": accelerator.unwrap_model(generator),
+                "discriminator": accelerator.unwrap_model(discriminator),
+                "codes": codes_dev,
+            }
+            save_checkpoint(cfg, step + 1, models, {"g": g_opt, "d": d_opt}, names, log, elapsed_before + time.time() - t0)
+            last_ckpt = time.time()
+        if done:
+            break
+    accelerator.wait_for_everyone()
+    return cfg.run
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    defaults = TrainConfig()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name, value in asdict(defaults).items():
+        if name == "generator":
+            parser.add_argument("--generator", type=json.loads, default={}, help="JSON Generator config overrides")
+            continue
+        kind = type(value) if not isinstance(value, Path) else Path
+        parser.add_argument("--" + name.replace("_", "-"), type=kind, default=value)
+    return TrainConfig(**vars(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    train(parse_args())

