@@ -131,7 +131,7 @@ def train(cfg: TrainConfig) -> Path:
     torch.manual_seed(cfg.seed)
     cfg.run.mkdir(parents=True, exist_ok=True)
 
-    loss_net = LossNet.from_pretrained(cfg.loss_net, torch_dtype=torch.float32).to(device)
+    loss_net = LossNet.from_pretrained(cfg.loss_net, dtype=torch.float32).to(device)
     content = load_folder(cfg.data / "content", 640)
     style_dirs = sorted(p for p in (cfg.data / "styles").iterdir() if p.is_dir())
     names = [PHOTO] + [p.name for p in style_dirs]

@@ -1,0 +1,192 @@
+"""``PersonalStylePipeline``: restyle images with a built-in, learned or mixed style and report Gram metrics."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Union
+
+import torch
+from diffusers import DiffusionPipeline
+from diffusers.utils import BaseOutput
+from PIL import Image
+
+from .discriminator import Discriminator
+from .generator import Generator
+from .images import ImageInput, fit_long_side, load_image, pil_to_tensor, tensor_to_pil
+from .loss_net import LossNet
+from .losses import gram_matrix
+from .style import PersonalStyle, StyleError, mix_styles
+
+PHOTO = "photo"
+METRIC_TAPS = ("relu1_2", "relu2_2", "relu3_3")
+CONTENT_TAP = "relu2_2"
+METRIC_LONG_SIDE = 256  # metrics are computed on a copy with this long side (cheap, size independent)
+StyleSpec = Union[str, PersonalStyle, dict]
+
+
+@dataclass
+class PersonalStyleOutput(BaseOutput):
+    """``images``: stylised PIL images, same sizes as the inputs. ``metrics``: one dict per image with
+    ``style_loss`` ({tap: relative Gram distance of the output to the style}), ``input_style_loss`` (the same
+    for the input), ``content_loss`` (relative relu2_2 distance of the output to the input)."""
+
+    images: list[Image.Image]
+    metrics: list[dict[str, Any]]
+
+
+def relative_gram_distance(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) features vs a (C, C) Gram target -> (B,) ``||G - T||^2 / ||T||^2`` (0 = same statistics)."""
+    return (gram_matrix(features) - target).pow(2).mean((1, 2)) / target.pow(2).mean().clamp_min(1e-12)
+
+
+def preserve_colors(stylized: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
+    """Keep the stylised luminance, take chroma (YCbCr) from the original; both (B, 3, H, W) in [0, 1]."""
+    to_ycc = stylized.new_tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+    y = torch.einsum("ij,bjhw->bihw", to_ycc[:1], stylized)
+    cbcr = torch.einsum("ij,bjhw->bihw", to_ycc[1:], original)
+    r = y + 1.402 * cbcr[:, 1:2]
+    g = y - 0.344136 * cbcr[:, :1] - 0.714136 * cbcr[:, 1:2]
+    b = y + 1.772 * cbcr[:, :1]
+    return torch.cat([r, g, b], 1).clamp(0, 1)
+
+
+class PersonalStylePipeline(DiffusionPipeline):
+    """Generator + loss net (+ discriminator for learning) and a bank of named styles (``self.styles``)."""
+
+    _optional_components = ["discriminator"]
+
+    def __init__(self, generator: Generator, loss_net: LossNet, discriminator: Discriminator | None = None):
+        super().__init__()
+        self.register_modules(generator=generator, loss_net=loss_net, discriminator=discriminator)
+        self.styles: dict[str, PersonalStyle] = {}
+
+    # --- loading and saving -------------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(
+        cls, path_or_repo_id: str | os.PathLike, revision: str | None = None, token: str | None = None, **kwargs
+    ) -> PersonalStylePipeline:
+        """Load a ``save_pretrained`` folder or a Hub repo (safetensors only) with its style bank."""
+        path = Path(path_or_repo_id)
+        if not path.is_dir():
+            from .hub import download_pipeline
+
+            path = download_pipeline(str(path_or_repo_id), revision=revision, token=token)
+        if not (path / "model_index.json").is_file():
+            raise FileNotFoundError(f"{path}: no model_index.json; not a pipeline folder")
+        kwargs.setdefault("dtype", torch.float32)
+        pipe = super().from_pretrained(path, use_safetensors=True, **kwargs)
+        pipe.styles = load_style_bank(path / "styles")
+        return pipe
+
+    def save_pretrained(self, save_directory: str | os.PathLike, **kwargs) -> None:
+        super().save_pretrained(save_directory, safe_serialization=True, **kwargs)
+        for name, style in self.styles.items():
+            style.save_pretrained(Path(save_directory) / "styles" / name)
+
+    # --- inputs --------------------------------------------------------------------------------------------
+    def resolve_style(self, style: StyleSpec) -> PersonalStyle:
+        """A bank name, a style folder or Hub repo id, a ``PersonalStyle`` or a ``{name_or_style: weight}`` mix."""
+        if isinstance(style, PersonalStyle):
+            resolved = style
+        elif isinstance(style, dict):
+            resolved = mix_styles([(self.resolve_style(s), w) for s, w in style.items()])
+        elif isinstance(style, str):
+            if style in self.styles:
+                resolved = self.styles[style]
+            elif Path(style).is_dir() or style.count("/") == 1:
+                resolved = PersonalStyle.from_pretrained(style)
+            else:
+                raise StyleError(f"unknown style {style!r}; built-in styles: {', '.join(sorted(self.styles))}")
+        else:
+            raise StyleError(f"style must be a name, a PersonalStyle or a {{style: weight}} dict, got {type(style).__name__}")
+        self.check_style(resolved)
+        return resolved
+
+    def check_style(self, style: PersonalStyle) -> None:
+        cfg = self.generator.config
+        if style.code_dim != cfg.code_dim:
+            raise StyleError(f"style {style.name!r} has a {style.code_dim}-value code; this generator takes {cfg.code_dim}")
+        if style.norm_delta is not None and style.norm_delta.numel() != self.generator.norm_params:
+            raise StyleError(
+                f"style {style.name!r} has a {style.norm_delta.numel()}-value adapter; "
+                f"this generator takes {self.generator.norm_params}"
+            )
+
+    def photo_style(self) -> PersonalStyle:
+        if PHOTO not in self.styles:
+            raise StyleError(f"the style bank has no {PHOTO!r} style, needed for strength < 1")
+        return self.styles[PHOTO]
+
+    # --- the work ------------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def style_metrics(self, image: torch.Tensor, original: torch.Tensor, style: PersonalStyle) -> dict[str, Any]:
+        """Per-layer relative Gram distance of ``image`` and ``original`` (1, 3, H, W) to ``style``, and content."""
+        if not style.gram:
+            raise StyleError(f"style {style.name!r} carries no Gram targets; metrics need them")
+        taps = tuple(t for t in METRIC_TAPS if t in style.gram)
+        small = [fit_long_side(tensor_to_pil(t), METRIC_LONG_SIDE) for t in (image, original)]
+        batch = torch.cat([pil_to_tensor(s) for s in small]).to(self.device)
+        feats = self.loss_net(batch, tuple(set(taps) | {CONTENT_TAP}))
+        out_loss, in_loss = {}, {}
+        for tap in taps:
+            distance = relative_gram_distance(feats[tap], style.gram[tap].to(self.device))
+            out_loss[tap], in_loss[tap] = float(distance[0]), float(distance[1])
+        content = feats[CONTENT_TAP]
+        content_loss = float((content[0] - content[1]).pow(2).mean() / content[1].pow(2).mean().clamp_min(1e-12))
+        return {"style": style.name, "style_loss": out_loss, "input_style_loss": in_loss, "content_loss": content_loss}
+
+    @torch.inference_mode()
+    def stylize_tensor(
+        self, x: torch.Tensor, style_code: torch.Tensor, norm_delta: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """(1, 3, H, W) in [0, 1] -> stylised (1, 3, H, W); channels-last on CPU."""
+        x = x.to(self.device).contiguous(memory_format=torch.channels_last)
+        delta = None if norm_delta is None else norm_delta.to(self.device)[None]
+        return self.generator(x, style_code.to(self.device)[None], delta)
+
+    def __call__(
+        self,
+        images: ImageInput | list[ImageInput],
+        style: StyleSpec,
+        strength: float = 1.0,
+        preserve_color: bool = False,
+        metrics: bool = True,
+    ) -> PersonalStyleOutput:
+        """Restyle ``images`` (one or a list) with ``style``.
+
+        ``strength`` in [0, 1] moves the style code toward the photo style (0 = photo style, 1 = the style);
+        ``preserve_color`` keeps the input's colours (chroma) and takes the style's luminance.
+        """
+        # 1. check inputs
+        if not isinstance(strength, (int, float)) or not 0.0 <= float(strength) <= 1.0:
+            raise ValueError(f"strength must be a number in [0, 1], got {strength!r}")
+        batch = images if isinstance(images, (list, tuple)) else [images]
+        if not batch:
+            raise ValueError("images is empty")
+        pil_images = [load_image(image) for image in batch]
+        target = self.resolve_style(style)
+        # 2. the code at this strength: interpolate toward the photo code (not a pixel blend)
+        code, delta = target.code, target.norm_delta
+        if strength < 1.0:
+            photo = self.photo_style()
+            code = photo.code + float(strength) * (code - photo.code)
+            delta = None if delta is None else float(strength) * delta
+        # 3. stylise each image at its own size, then measure
+        outputs, all_metrics = [], []
+        for image in self.progress_bar(pil_images) if len(pil_images) > 1 else pil_images:
+            x = pil_to_tensor(image)
+            y = self.stylize_tensor(x, code, delta).float().cpu()
+            if preserve_color:
+                y = preserve_colors(y, x)
+            outputs.append(tensor_to_pil(y))
+            all_metrics.append(self.style_metrics(y, x, target) if metrics and target.gram else {})
+        return PersonalStyleOutput(images=outputs, metrics=all_metrics)
+
+
+def load_style_bank(folder: Path) -> dict[str, PersonalStyle]:
+    """Every style folder under ``folder`` (sorted by name); an empty dict if there is none."""
+    if not folder.is_dir():
+        return {}
+    return {p.name: PersonalStyle.load_folder(p) for p in sorted(folder.iterdir()) if (p / "style.json").is_file()}
