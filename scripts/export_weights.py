@@ -62,6 +62,7 @@ def main() -> None:
         metadata = {"source": "built-in", "description": DESCRIPTIONS.get(name, ""), "pretrain_step": state["step"]}
         pipe.styles[name] = PersonalStyle(name, codes[index], None, gram, metadata)
     pipe.save_pretrained(args.out)
+    loss_net.half().save_pretrained(args.out / "loss_net")  # stored fp16 as converted; loaded back as fp32
     print(f"exported step {state['step']} with {len(pipe.styles)} styles to {args.out}")
 
 
