@@ -20,18 +20,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline import Discriminator, Generator, LossNet, PersonalStyle, PersonalStylePipeline  # noqa: E402
 from pipeline.train import TrainConfig, load_folder, style_targets  # noqa: E402
 
+# Style folders renamed after the first run started (labels only: same images); old run names map to new ones.
+RENAMED = {"op_art": "honeywave", "pixel_mosaic": "pixel_icons"}
 DESCRIPTIONS = {
     "photo": "Identity: the photo as it is (strength 0 of every style).",
     "cartoon": "Flat posterised colours with dark outlines.",
     "halftone": "Pop-art halftone dots on saturated colour.",
     "neon": "Glowing coloured edges on black.",
     "noir": "High-contrast black and white with grain and vignette.",
-    "op_art": "Black-and-white woven stripes (Honeywave wallpaper, KDE).",
+    "honeywave": "Bold orange and navy wave shapes (KDE 'Honeywave').",
     "pastel": "Faded pastel film with pink-lifted shadows.",
     "pencil": "Graphite sketch on warm paper.",
-    "pixel_mosaic": "Square pixel mosaic in blues and golds (GNOME 'Pixels').",
+    "pixel_icons": "Scattered pixel-art icons on flat colour (GNOME 'Pixels').",
     "prism": "Faceted low-poly gradients (KDE 'Patak', 'Cascade', 'Opal').",
-    "psychedelic": "Dense ornamental painting (MATE 'Elephants').",
+    "psychedelic": "Dense ornamental painting in blues and pinks (MATE 'Elephants').",
     "sepia": "Warm faded vintage print with vignette.",
     "stained_glass": "Flat superpixel cells with dark leading.",
     "teal_orange": "Cinematic teal shadows and orange highlights.",
@@ -50,6 +52,7 @@ def main() -> None:
     parser.add_argument("--loss-net", type=Path, default=Path("weights/loss_net"))
     args = parser.parse_args()
     state = json.loads((args.run / "state.json").read_text())
+    state["styles"] = [RENAMED.get(name, name) for name in state["styles"]]
     cfg = TrainConfig(**{k: v for k, v in state["config"].items() if k in TrainConfig.__dataclass_fields__})
     loss_net = LossNet.from_pretrained(args.loss_net, dtype=torch.float32)
     generator = Generator.from_pretrained(args.run / "generator")

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def run_cli(*args, weights):
+    return subprocess.run([sys.executable, "-m", "pipeline", "--weights", str(weights), *args],
+                          capture_output=True, text=True, cwd=ROOT, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+
+
+def test_styles_stylize_and_errors(tiny_pipe, portrait, tmp_path):
+    tiny_pipe.save_pretrained(tmp_path / "w")
+    portrait.resize((96, 80)).save(tmp_path / "me.jpg")
+    listed = run_cli("styles", weights=tmp_path / "w")
+    assert listed.returncode == 0 and listed.stdout.split() == ["cool", "photo", "warm"]
+    done = run_cli("stylize", str(tmp_path / "me.jpg"), "--style", "warm:0.5,cool:0.5", "-o", str(tmp_path / "out"),
+                   "--metrics-json", str(tmp_path / "m.json"), weights=tmp_path / "w")
+    assert done.returncode == 0, done.stderr
+    written = list((tmp_path / "out").iterdir())
+    assert [p.name for p in written] == ["me_warm0.5+cool0.5.png"]
+    assert "me.jpg ->" in done.stdout and "ms)" in done.stdout
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics[0]["style_loss"].keys() == {"relu1_2", "relu2_2", "relu3_3"}
+
+    unknown = run_cli("stylize", str(tmp_path / "me.jpg"), "--style", "nope", "-o", str(tmp_path / "o2"), weights=tmp_path / "w")
+    assert unknown.returncode == 2 and "unknown style 'nope'" in unknown.stderr and not (tmp_path / "o2").exists()
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    bad = run_cli("stylize", str(tmp_path / "bad.jpg"), "--style", "warm", "-o", str(tmp_path / "o3"), weights=tmp_path / "w")
+    assert bad.returncode == 2 and "bad.jpg" in bad.stderr and "Traceback" not in bad.stderr
+    missing = run_cli("styles", weights=tmp_path / "nowhere")
+    assert missing.returncode == 2 and "nowhere" in missing.stderr

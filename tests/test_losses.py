@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import torch
+
+from pipeline.losses import (
+    content_loss,
+    cycle_loss,
+    d_hinge_loss,
+    g_hinge_loss,
+    gram_distance,
+    gram_matrix,
+    style_loss,
+    tv_loss,
+)
+
+
+def test_gram_matrix_shape_symmetry_and_value():
+    f = torch.randn(2, 5, 7, 3, generator=torch.Generator().manual_seed(0))
+    g = gram_matrix(f)
+    assert g.shape == (2, 5, 5)
+    assert torch.allclose(g, g.transpose(1, 2))
+    flat = f[0].reshape(5, -1)
+    assert torch.allclose(g[0], flat @ flat.T / (5 * 7 * 3))
+
+
+def test_gram_loss_zero_for_same_and_invariant_to_pixel_shuffle():
+    f = torch.rand(1, 8, 16, 16, generator=torch.Generator().manual_seed(1))
+    perm = torch.randperm(256, generator=torch.Generator().manual_seed(2))
+    shuffled = f.reshape(1, 8, 256)[:, :, perm].reshape(1, 8, 16, 16)
+    assert gram_distance(gram_matrix(f), gram_matrix(f)).item() == 0.0
+    assert gram_distance(gram_matrix(shuffled), gram_matrix(f)).item() < 1e-12
+    other = torch.rand(1, 8, 16, 16, generator=torch.Generator().manual_seed(3)) * 2
+    assert gram_distance(gram_matrix(other), gram_matrix(f)).item() > 1e-3
+
+
+def test_style_loss_weights_layers():
+    feats = {"a": torch.rand(1, 4, 8, 8), "b": torch.rand(1, 4, 8, 8)}
+    targets = {k: torch.zeros(1, 4, 4) for k in feats}
+    base = style_loss(feats, targets)
+    weighted = style_loss(feats, targets, {"a": 0.0})
+    assert torch.isclose(weighted, gram_matrix(feats["b"]).pow(2).mean())
+    assert base > weighted
+
+
+def test_content_tv_cycle_and_gan_losses():
+    x = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(content_loss(x, x), torch.zeros(2))
+    assert tv_loss(torch.ones(1, 3, 8, 8)).item() == 0.0
+    assert tv_loss(x).item() > 0.0
+    assert cycle_loss(x, x).item() == 0.0
+    assert d_hinge_loss(torch.full((4,), 2.0), torch.full((4,), -2.0)).item() == 0.0
+    assert d_hinge_loss(torch.zeros(4), torch.zeros(4)).item() == 2.0
+    assert g_hinge_loss(torch.full((3,), 0.5)).item() == -0.5
