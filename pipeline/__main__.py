@@ -158,13 +158,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .hub import HubError
+
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError, OSError, RuntimeError) as exc:  # ImageError/StyleError are ValueErrors
+    except (HubError, ValueError, OSError, RuntimeError) as exc:  # ImageError/StyleError are ValueErrors
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
