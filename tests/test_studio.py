@@ -1,0 +1,172 @@
+"""The app's work functions (``pipeline/studio.py``) on the tiny seeded pipeline, without any UI."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import torch
+from hub_server import FakeHub, User
+from PIL import Image
+from test_hub import use_endpoint
+
+from pipeline import ImageError, PersonalStyle, StyleError, studio
+
+TOKEN = "hf_studioWRITE0123456789abcdefghijKLMN"
+
+
+@pytest.fixture
+def mine(tiny_pipe) -> PersonalStyle:
+    return PersonalStyle("mine", torch.full((8,), 0.5), gram=tiny_pipe.styles["warm"].gram)
+
+
+def test_stylize_returns_the_image_a_metrics_table_and_chart_data(tiny_pipe, portrait):
+    image = portrait.resize((96, 80))
+    result = studio.stylize(tiny_pipe, image, tiny_pipe.styles["warm"], strength=0.8, preserve_color=True)
+    assert result.image.size == image.size
+    assert list(result.table.columns) == ["measure", "input", "output"]
+    assert list(result.table["measure"]) == [
+        "style distance · relu1_2", "style distance · relu2_2", "style distance · relu3_3", "content distance · relu2_2",
+    ]
+    assert result.table["input"].iloc[-1] == 0.0 and result.table["output"].iloc[-1] > 0
+    assert result.table["output"].iloc[0] == pytest.approx(result.metrics["style_loss"]["relu1_2"], rel=1e-3)
+    assert list(result.chart["bar"]) == [f"{t} {w}" for t in ("relu1_2", "relu2_2", "relu3_3") for w in ("input", "output")]
+    assert (result.chart["distance"] >= 0).all()
+
+
+def test_resolve_style_prefers_the_session_and_mixes_two(tiny_pipe, mine):
+    session = {"mine": mine}
+    assert studio.resolve_style(tiny_pipe, "mine", session) is mine
+    mixed = studio.resolve_style(tiny_pipe, "mine", session, mix_with="warm", mix_ratio=0.25)
+    assert torch.allclose(mixed.code, 0.75 * mine.code + 0.25 * tiny_pipe.styles["warm"].code)
+    assert mixed.name == "75% mine + 25% warm"
+    assert studio.resolve_style(tiny_pipe, "warm", {}, mix_with="", mix_ratio=0.5) is tiny_pipe.styles["warm"]
+
+
+@pytest.mark.parametrize(
+    "name, mix_with, ratio, error, message",
+    [
+        ("mine", "", 0.0, StyleError, "unknown style 'mine'"),  # another session's style is not visible here
+        ("", "", 0.0, studio.StudioError, "pick a style"),
+        ("warm", "cool", 1.5, studio.StudioError, "mix ratio"),
+        ("warm", "nope", 0.5, StyleError, "unknown style 'nope'"),
+    ],
+)
+def test_resolve_style_errors(tiny_pipe, name, mix_with, ratio, error, message):
+    with pytest.raises(error, match=message):
+        studio.resolve_style(tiny_pipe, name, {}, mix_with=mix_with, mix_ratio=ratio)
+
+
+def test_style_gallery_has_one_small_thumbnail_per_built_in_style(tiny_pipe, portrait):
+    gallery = studio.style_gallery(tiny_pipe, portrait, side=48)
+    assert [name for _, name in gallery] == ["photo", "warm", "cool"]
+    assert all(thumb.size == (48, 48) for thumb, _ in gallery)
+
+
+def test_upload_errors_name_the_upload_not_the_server_path(tmp_path, portrait):
+    folder = tmp_path / "server-cache-0123"
+    folder.mkdir()
+    not_image, truncated = folder / "upload1", folder / "upload2"
+    not_image.write_bytes(b"%PDF-1.4 this is not a picture")
+    portrait.save(truncated, format="JPEG")
+    truncated.write_bytes(truncated.read_bytes()[:2000])
+    for path, name, reason in [(not_image, "notes.pdf", "not a readable image"), (truncated, "me.jpg", "truncated")]:
+        with pytest.raises(ImageError, match=reason) as info:
+            studio.load_upload(path, name)
+        assert name in str(info.value) and str(folder) not in str(info.value)
+    assert studio.load_upload(_saved(portrait, tmp_path / "ok.png"), "ok.png", max_side=100).size == (100, 100)
+
+
+def _saved(image: Image.Image, path):
+    image.save(path)
+    return path
+
+
+@pytest.mark.parametrize("name", ["", "  ", "a/b", "x" * 65, "warm"])
+def test_check_style_name_refuses_empty_odd_long_and_built_in_names(tiny_pipe, name):
+    with pytest.raises(studio.StudioError):
+        studio.check_style_name(name, tiny_pipe)
+
+
+@pytest.mark.parametrize("repo_id", ["", "noslash", "a/b/c", "../etc", "/abs/path", "user/ bad"])
+def test_check_repo_id_refuses_paths_and_malformed_ids(repo_id):
+    with pytest.raises(studio.StudioError, match="not a Hub repo id"):
+        studio.check_repo_id(repo_id)
+
+
+def test_zero_shot_preview_is_instant_and_keeps_the_portrait_size(tiny_pipe, portrait, hopper):
+    preview = studio.zero_shot_preview(tiny_pipe, [hopper.resize((96, 112))], portrait.resize((80, 64)))
+    assert preview.size == (80, 64)
+
+
+def test_learn_stream_reports_each_step_then_the_style(tiny_pipe, portrait, hopper):
+    bank = dict(tiny_pipe.styles)
+    updates = list(
+        studio.learn_stream(
+            tiny_pipe, [hopper.resize((96, 112))], name="mine", content=[portrait.resize((96, 96))], steps=2, size=64
+        )
+    )
+    assert [(u.step, u.total) for u in updates] == [(1, 2), (2, 2), (2, 2)]
+    assert all(u.style is None for u in updates[:-1]) and updates[-1].style.name == "mine"
+    assert updates[0].eta is not None and updates[0].losses and updates[1].preview is not None
+    assert tiny_pipe.styles == bank  # a learned style belongs to its session, never to the shared bank
+    history = studio.loss_history(updates[:-1])
+    assert set(history.columns) == {"step", "loss", "relative"}
+    assert (history[history["step"] == 1]["relative"] == 1.0).all()
+    table, chart = studio.learned_metrics(updates[-1].style)
+    assert list(table.columns) == ["measure", "input", "zero-shot", "learned"] and len(chart) == 9
+
+
+def test_learn_stream_stops_when_asked_and_keeps_the_best_so_far(tiny_pipe, portrait, hopper):
+    stop = threading.Event()
+    updates = []
+    for update in studio.learn_stream(
+        tiny_pipe, [hopper.resize((96, 112))], name="mine", content=[portrait.resize((96, 96))], steps=50, size=64,
+        stop=stop,
+    ):
+        updates.append(update)
+        stop.set()
+    assert updates[-1].style is not None and updates[-1].style.metadata["cancelled"] is True
+    assert updates[-1].step < 50
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(samples=[]), "upload 1–20 style samples"),
+        (dict(quality="ultra"), "quality must be one of"),
+        (dict(content=[Image.new("RGB", (64, 64))] * 9), "at most 8 selfies"),
+    ],
+)
+def test_learn_stream_checks_its_inputs(tiny_pipe, hopper, kwargs, message):
+    args = {"samples": [hopper], "name": "mine", **kwargs}
+    with pytest.raises(studio.StudioError, match=message):
+        next(studio.learn_stream(tiny_pipe, **args))
+
+
+def test_on_gpu_changes_nothing_without_the_spaces_package():
+    def work(x: int) -> int:
+        return x + 1
+
+    assert studio.on_gpu(duration=5)(work) is work
+
+
+def test_push_needs_a_token_and_never_falls_back_to_the_servers(mine, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_serverTOKEN")
+    with pytest.raises(studio.StudioError, match="sign in"):
+        studio.push_style(mine, "alice/mine", "")
+
+
+def test_push_then_load_by_repo_id_on_a_local_hub(tiny_pipe, mine, monkeypatch, tmp_path):
+    with FakeHub({TOKEN: User("alice")}) as hub:
+        use_endpoint(monkeypatch, hub.url, tmp_path / "hf")
+        assert studio.push_style(mine, "alice/secret", TOKEN, private=True).endswith("alice/secret")
+        assert hub.repos["alice/secret"].private
+        assert studio.push_style(mine, "alice/mine", TOKEN).endswith("alice/mine")
+        with pytest.raises(studio.StudioError) as info:
+            studio.push_style(mine, "bob/mine", TOKEN)  # another user's namespace
+        assert TOKEN not in str(info.value)
+        loaded = studio.load_hub_style(tiny_pipe, "alice/mine")
+        assert torch.equal(loaded.code, mine.code) and loaded.name == "mine"
+        with pytest.raises(studio.StudioError, match="alice/nothing"):
+            studio.load_hub_style(tiny_pipe, "alice/nothing")
