@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
@@ -183,6 +184,37 @@ class PersonalStylePipeline(DiffusionPipeline):
             outputs.append(tensor_to_pil(y))
             all_metrics.append(self.style_metrics(y, x, target) if metrics and target.gram else {})
         return PersonalStyleOutput(images=outputs, metrics=all_metrics)
+
+    def learn_style(
+        self,
+        samples: ImageInput | list[ImageInput],
+        *,
+        quality: str = "fast",
+        seed: int = 0,
+        content: list[ImageInput] | None = None,
+        pairs: list[tuple[ImageInput, ImageInput]] | None = None,
+        steps: int | None = None,
+        size: int | None = None,
+        callback: Callable[[int, int, dict[str, float], Image.Image | None], bool | None] | None = None,
+        name: str = "my-style",
+    ) -> PersonalStyle:
+        """Learn a new style from 1–20 ``samples`` (PIL images or paths, 64 px or more) — see ``pipeline/learn.py``.
+
+        ``quality`` picks a preset ("fast": style code only; "balanced"/"best": + adapters and the discriminator);
+        ``content`` are photos to restyle while learning (default: the built-in set in ``weights/content``);
+        ``pairs`` are (before, after) images of the look, learned with a paired L1 + perceptual loss;
+        ``steps``/``size`` override the preset. ``callback(step, total, losses, preview)`` runs after every step
+        and stops the run (returning the best style so far) by returning True. The shared weights never change.
+        """
+        from .learn import learn, load_inputs, preset
+
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise ValueError(f"seed must be an integer, got {seed!r}")
+        if callback is not None and not callable(callback):
+            raise ValueError(f"callback must be callable, got {type(callback).__name__}")
+        config = preset(quality, steps=steps, size=size)
+        inputs = load_inputs(samples, content=content, pairs=pairs)
+        return learn(self, inputs, config, name=name, seed=seed, callback=callback, quality=quality)
 
 
 def load_style_bank(folder: Path) -> dict[str, PersonalStyle]:

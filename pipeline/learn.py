@@ -1,0 +1,743 @@
+"""Few-shot personal style learning: an instant zero-shot code from the style bank, then a short adaptation loop.
+
+Plain functions around :class:`accelerate.Accelerator` (bf16 autocast on GPU, fp32 on CPU). The shared
+generator weights never change: a copy of the generator is frozen and only the new style code (and, for the
+higher presets, a per-layer normalisation adapter ``norm_delta``) is optimised, so a learned style is a few
+kilobytes and mixes with the bank like any other.
+
+Losses (``pipeline/losses.py``), balanced as in pretraining (``pipeline/train.py``): Gram loss against random
+multi-scale crops of the samples, each tap divided by the bank-wide Gram energy (Gatys et al. 2016); relative
+relu2_2 content loss on content photos (Johnson et al. 2016); TV; cycle consistency G(G(x|s)|photo) ~ x
+(Zhu et al. 2017); hinge adversarial loss from a copy of the conditional discriminator fine-tuned on the samples
+with differentiable augmentation (Zhao et al. 2020); and, with before/after ``pairs``, a paired reconstruction
+loss (L1 + relative perceptual). The zero-shot code is a non-negative mixture of bank codes whose weights come
+from a softmax over the samples' relative Gram distance to each bank style (optionally refined by a few
+gradient steps on the mixture logits).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from PIL import Image
+
+from .augment import diff_augment
+from .discriminator import Discriminator
+from .generator import Generator
+from .images import ImageError, load_image, pil_to_tensor, tensor_to_pil
+from .loss_net import LossNet
+from .losses import content_loss, cycle_loss, d_hinge_loss, g_hinge_loss, gram_matrix, perceptual_loss, tv_loss
+from .pipeline import PHOTO, relative_gram_distance
+from .style import PersonalStyle, mix_styles
+from .train import balanced_style_loss
+
+if TYPE_CHECKING:
+    from .pipeline import PersonalStylePipeline
+
+STYLE_TAPS = ("relu1_2", "relu2_2", "relu3_3")
+CONTENT_TAP = "relu2_2"
+PAIR_TAPS = ("relu2_2", "relu3_3")
+MAX_SAMPLES = 20
+MAX_CONTENT = 50
+MIN_SIDE = 64
+MAX_RECOVERIES = 3
+CONTENT_DIR = Path(__file__).resolve().parents[1] / "weights" / "content"
+Callback = Callable[[int, int, dict[str, float], "Image.Image | None"], "bool | None"]
+
+
+@dataclass
+class LearnConfig:
+    """One learning preset. Sizes are in pixels; weights multiply the losses named after them."""
+
+    size: int = 160  # square crop side the loop trains on
+    image_side: int = 256  # samples/content are first fitted to this long side (sets the texture scale)
+    steps: int = 50
+    batch_size: int = 2
+    code_lr: float = 0.05
+    adapters: bool = False  # also learn norm_delta, one scale/shift per normalised channel
+    adapter_lr: float = 0.005
+    adapter_decay: float = 1.0  # L2 pull of norm_delta toward zero (keeps styles mixable)
+    style_weight: float = 4.0  # on the bank-balanced Gram loss, summed over STYLE_TAPS (as in pretraining)
+    content_weight: float = 2.0  # on the relative relu2_2 content loss
+    tv_weight: float = 0.5
+    cycle_weight: float = 1.0
+    cycle_every: int = 2
+    adv_weight: float = 0.0  # 0 turns the discriminator off
+    adv_start: int = 0  # first step with the adversarial loss (the discriminator warms up from step 0)
+    d_lr: float = 2e-4
+    pair_weight: float = 4.0  # on L1 + relative perceptual loss of G(before) vs after
+    style_scales: tuple[float, ...] = (1.0, 0.7)  # sample scales for Gram targets and discriminator crops
+    crops_per_sample: int = 4  # random crops per sample and scale in the Gram target pool
+    temperature: float = 0.25  # zero-shot softmax temperature, relative to the nearest bank style's distance
+    zero_shot_steps: int = 0  # gradient refinement steps of the zero-shot mixture (0 = softmax only)
+    preview_every: int = 10
+    preview_side: int = 128
+    loss_ema: float = 0.9  # smoothing of the objective that picks the best-so-far state
+    lr_floor: float = 0.1  # cosine decay of every learning rate to this fraction
+
+    def __post_init__(self) -> None:
+        for name in ("size", "image_side", "steps", "batch_size", "crops_per_sample", "preview_side"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"LearnConfig.{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.size < MIN_SIDE:
+            raise ValueError(f"LearnConfig.size must be at least {MIN_SIDE} px, got {self.size}")
+
+
+PRESETS: dict[str, LearnConfig] = {
+    "fast": LearnConfig(),
+    "balanced": LearnConfig(size=192, image_side=320, steps=150, adapters=True, adv_weight=0.05, adv_start=30),
+    "best": LearnConfig(
+        size=256, image_side=384, steps=300, adapters=True, adv_weight=0.05, adv_start=50, zero_shot_steps=10
+    ),
+}
+
+
+def preset(quality: str, steps: int | None = None, size: int | None = None) -> LearnConfig:
+    """The :data:`PRESETS` entry for ``quality``, with ``steps``/``size`` overrides (``image_side`` follows ``size``)."""
+    if quality not in PRESETS:
+        raise ValueError(f"quality must be one of {', '.join(PRESETS)}; got {quality!r}")
+    config = PRESETS[quality]
+    if steps is not None:
+        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+            raise ValueError(f"steps must be a positive integer, got {steps!r}")
+        config = replace(config, steps=steps)
+    if size is not None:
+        if not isinstance(size, int) or isinstance(size, bool) or size < MIN_SIDE:
+            raise ValueError(f"size must be an integer of at least {MIN_SIDE} px, got {size!r}")
+        config = replace(config, size=size, image_side=max(size, round(size * config.image_side / config.size)))
+    return config
+
+
+# --- inputs ---------------------------------------------------------------------------------------------------
+@dataclass
+class LearnInputs:
+    """Validated RGB images: ``samples`` of the look, ``content`` photos to restyle, ``pairs`` (before, after)."""
+
+    samples: list[Image.Image]
+    content: list[Image.Image]
+    pairs: list[tuple[Image.Image, Image.Image]] = field(default_factory=list)
+    builtin_content: bool = True
+
+
+def _load_all(items: Any, what: str, limit: int) -> list[Image.Image]:
+    if isinstance(items, (str, Path, Image.Image, bytes)):
+        items = [items]
+    if not isinstance(items, Sequence) or isinstance(items, (str, bytes)):
+        raise ValueError(f"{what} must be a list of images or paths, got {type(items).__name__}")
+    if not items:
+        raise ValueError(f"learning a style needs at least one {what} image, got none")
+    if len(items) > limit:
+        raise ValueError(f"at most {limit} {what} images are accepted, got {len(items)}")
+    images = []
+    for index, item in enumerate(items, start=1):
+        try:
+            images.append(load_image(item, min_side=MIN_SIDE))
+        except ImageError as exc:
+            raise ImageError(f"{what} {index} of {len(items)}: {exc}") from None
+    return images
+
+
+def _load_pairs(pairs: Any) -> list[tuple[Image.Image, Image.Image]]:
+    if not isinstance(pairs, Sequence) or isinstance(pairs, (str, bytes)) or not pairs:
+        raise ValueError("pairs must be a non-empty list of (before, after) tuples")
+    if len(pairs) > MAX_SAMPLES:
+        raise ValueError(f"at most {MAX_SAMPLES} pairs are accepted, got {len(pairs)}")
+    loaded = []
+    for index, pair in enumerate(pairs, start=1):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            count = len(pair) if isinstance(pair, (tuple, list)) else "not a tuple of"
+            raise ValueError(f"pair {index} has {count} image(s); each pair is a (before, after) tuple of two images")
+        before, after = _load_all(list(pair), f"pair {index}", 2)
+        (bw, bh), (aw, ah) = before.size, after.size
+        if abs(math.log((bw / bh) / (aw / ah))) > 0.02:
+            raise ValueError(
+                f"pair {index}: before is {bw}x{bh} but after is {aw}x{ah}; a pair must show the same picture"
+            )
+        loaded.append(
+            (before, after.resize(before.size, Image.Resampling.LANCZOS) if after.size != before.size else after)
+        )
+    return loaded
+
+
+def builtin_content() -> list[Image.Image]:
+    """The content photos shipped in ``weights/content`` (portraits first)."""
+    paths = sorted(CONTENT_DIR.glob("*.jpg"))
+    if not paths:
+        raise FileNotFoundError(
+            f"{CONTENT_DIR}: no built-in content photos; pass content=[...] or run scripts/make_content_set.py"
+        )
+    portraits = [p for p in paths if p.stem in ("astronaut", "grace_hopper")]
+    return [load_image(p) for p in portraits + [p for p in paths if p not in portraits]]
+
+
+def load_inputs(samples: Any, content: Any = None, pairs: Any = None) -> LearnInputs:
+    """Validate and load everything ``learn_style`` takes; raise ``ValueError``/``ImageError`` naming the culprit."""
+    loaded_samples = _load_all(samples, "sample", MAX_SAMPLES)
+    loaded_content = builtin_content() if content is None else _load_all(content, "content", MAX_CONTENT)
+    loaded_pairs = [] if pairs is None else _load_pairs(pairs)
+    return LearnInputs(loaded_samples, loaded_content, loaded_pairs, builtin_content=content is None)
+
+
+def fit_image(image: Image.Image, long_side: int, min_short: int) -> torch.Tensor:
+    """PIL image -> (3, H, W) in [0, 1], shrunk to ``long_side`` (never enlarged) unless the short side would
+    fall under ``min_short``, which it is scaled up to."""
+    w, h = image.size
+    factor = min(1.0, long_side / max(w, h))
+    factor = max(factor, min_short / min(w, h))
+    if abs(factor - 1.0) > 1e-6:
+        image = image.resize((max(1, round(w * factor)), max(1, round(h * factor))), Image.Resampling.LANCZOS)
+    return pil_to_tensor(image)[0]
+
+
+def random_crop(
+    image: torch.Tensor, size: int, rng: random.Random, scale: float = 1.0, flip: bool = True
+) -> torch.Tensor:
+    """(C, H, W) -> (C, size, size): rescaled by ``scale`` (at least to cover the crop), random window, random flip."""
+    h, w = image.shape[1:]
+    factor = max(scale, size / min(h, w))
+    if abs(factor - 1.0) > 1e-6:
+        new = (max(size, round(h * factor)), max(size, round(w * factor)))
+        image = F.interpolate(image[None], size=new, mode="bilinear", antialias=True, align_corners=False)[0]
+        h, w = new
+    y, x = rng.randrange(h - size + 1), rng.randrange(w - size + 1)
+    patch = image[:, y : y + size, x : x + size]
+    return patch.flip(-1) if flip and rng.random() < 0.5 else patch
+
+
+def center_crop(image: torch.Tensor, size: int) -> torch.Tensor:
+    """(C, H, W) with H, W >= size -> the central (C, size, size) window."""
+    h, w = image.shape[1:]
+    y, x = (h - size) // 2, (w - size) // 2
+    return image[:, y : y + size, x : x + size]
+
+
+# --- accelerator ----------------------------------------------------------------------------------------------
+_ACCELERATOR: Accelerator | None = None
+
+
+def get_accelerator() -> Accelerator:
+    """The process-wide Accelerator (its state is a singleton): bf16 autocast on CUDA, fp32 on CPU."""
+    global _ACCELERATOR
+    if _ACCELERATOR is None:
+        _ACCELERATOR = Accelerator(mixed_precision="bf16" if torch.cuda.is_available() else "no")
+    return _ACCELERATOR
+
+
+# --- Gram targets and the zero-shot code ----------------------------------------------------------------------
+@torch.no_grad()
+def sample_gram_targets(
+    loss_net: LossNet, samples: list[torch.Tensor], config: LearnConfig, rng: random.Random
+) -> dict[str, torch.Tensor]:
+    """Mean Gram matrix per tap over random crops of every (3, H, W) sample at every scale -> ``{tap: (C, C)}``."""
+    device = next(loss_net.parameters()).device
+    grams: dict[str, list[torch.Tensor]] = {t: [] for t in STYLE_TAPS}
+    for sample in samples:
+        for scale in config.style_scales:
+            crops = torch.stack([random_crop(sample, config.size, rng, scale) for _ in range(config.crops_per_sample)])
+            for tap, feats in loss_net(crops.to(device), STYLE_TAPS).items():
+                grams[tap].append(gram_matrix(feats.float()).mean(0))
+    return {t: torch.stack(g).mean(0) for t, g in grams.items()}
+
+
+def bank_tap_scale(bank: dict[str, PersonalStyle], targets: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Per-tap Gram energy over the bank's styles (as pretraining balances its style loss); the targets' own
+    energy where the bank has no Gram targets for a tap."""
+    scale = {}
+    for tap, target in targets.items():
+        grams = [s.gram[tap] for name, s in bank.items() if name != PHOTO and tap in s.gram]
+        energy = torch.stack(grams).pow(2).mean() if grams else target.pow(2).mean()
+        scale[tap] = max(float(energy), 1e-12)
+    return scale
+
+
+def bank_distances(
+    targets: dict[str, torch.Tensor], bank: dict[str, PersonalStyle], scale: dict[str, float]
+) -> dict[str, float]:
+    """Balanced Gram distance of the samples' targets to each bank style that carries all taps."""
+    return {
+        name: sum(float((style.gram[t] - target.cpu()).pow(2).mean()) / scale[t] for t, target in targets.items())
+        for name, style in bank.items()
+        if all(t in style.gram for t in targets)
+    }
+
+
+def softmax_weights(distances: dict[str, float], temperature: float) -> dict[str, float]:
+    """``w_i ∝ exp(-d_i / (temperature * min d))``: a softmax over distances relative to the nearest style."""
+    if not distances:
+        raise ValueError("the style bank has no styles with Gram targets; zero-shot needs them")
+    names = list(distances)
+    d = torch.tensor([distances[n] for n in names], dtype=torch.float64)
+    weights = torch.softmax(-d / (max(temperature, 1e-6) * d.min().clamp_min(1e-12)), 0)
+    return {n: float(w) for n, w in zip(names, weights, strict=True)}
+
+
+def mixture_style(bank: dict[str, PersonalStyle], weights: dict[str, float], name: str, keep: int = 6) -> PersonalStyle:
+    """Mix the ``keep`` heaviest bank styles (weights renormalised) into one style."""
+    top = sorted(weights.items(), key=lambda kv: -kv[1])[:keep]
+    return mix_styles([(bank[n], w) for n, w in top if w > 0], name=name)
+
+
+def refine_mixture(
+    generator: Generator,
+    loss_net: LossNet,
+    bank: dict[str, PersonalStyle],
+    weights: dict[str, float],
+    targets: dict[str, torch.Tensor],
+    scale: dict[str, float],
+    content: torch.Tensor,
+    steps: int,
+    lr: float = 0.3,
+) -> dict[str, float]:
+    """A few Adam steps on the mixture logits, minimising the balanced Gram loss of G(content | mix);
+    ``content`` is (B, 3, S, S). Returns the refined non-negative weights (summing to one)."""
+    names = list(weights)
+    codes = torch.stack([bank[n].code for n in names]).to(content.device)
+    logits = torch.tensor([math.log(max(weights[n], 1e-8)) for n in names], device=content.device, requires_grad=True)
+    opt = torch.optim.Adam([logits], lr=lr)
+    for _ in range(steps):
+        code = torch.softmax(logits, 0) @ codes
+        feats = loss_net(generator(content, code[None]), STYLE_TAPS)
+        loss = balanced_style_loss({t: f.float() for t, f in feats.items()}, targets, scale).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return {n: float(w) for n, w in zip(names, torch.softmax(logits.detach(), 0), strict=True)}
+
+
+def zero_shot_style(
+    pipe: PersonalStylePipeline,
+    samples: Any,
+    *,
+    quality: str = "fast",
+    content: Any = None,
+    seed: int = 0,
+    size: int | None = None,
+    name: str = "zero-shot",
+) -> PersonalStyle:
+    """An instant style for ``samples`` (images or paths): the best non-negative mixture of bank codes.
+
+    Carries the samples' Gram targets at the preset's learning ``size`` (so ``pipe(...)`` reports metrics against
+    them) and the mixture weights in ``metadata["mix"]``. Costs one loss-net pass over the sample crops (plus ``zero_shot_steps`` generator steps).
+    """
+    config = preset(quality, size=size)
+    setup = prepare(pipe, load_inputs(samples, content=content), config, seed)
+    return mixture_start(setup, pipe.styles, config, name)
+
+
+def mixture_start(setup: LearnSetup, bank: dict[str, PersonalStyle], config: LearnConfig, name: str) -> PersonalStyle:
+    """The zero-shot style: softmax mixture weights over ``bank`` (refined when ``config.zero_shot_steps``)."""
+    weights = softmax_weights(bank_distances(setup.targets, bank, setup.scale), config.temperature)
+    if config.zero_shot_steps:
+        weights = refine_mixture(
+            setup.generator,
+            setup.loss_net,
+            bank,
+            weights,
+            setup.targets,
+            setup.scale,
+            setup.eval_batch,
+            config.zero_shot_steps,
+        )
+    mixed = mixture_style(bank, weights, name)
+    targets = {t: g.cpu() for t, g in setup.targets.items()}
+    return PersonalStyle(
+        name, mixed.code, mixed.norm_delta, targets, {"source": "zero-shot", "mix": mixed.metadata["mix"]}
+    )
+
+
+# --- the learning loop ----------------------------------------------------------------------------------------
+def _loss_net_on(pipe: PersonalStylePipeline, device: torch.device) -> LossNet:
+    return pipe.loss_net if pipe.loss_net.device == device else copy.deepcopy(pipe.loss_net).to(device)
+
+
+def _frozen_copy(generator: Generator, device: torch.device) -> Generator:
+    """A frozen copy of the shared generator: the pipeline's own weights are never touched."""
+    return copy.deepcopy(generator).to(device).requires_grad_(False).eval()
+
+
+def _eval_content(
+    content: list[Image.Image], config: LearnConfig, device: torch.device, count: int = 2
+) -> torch.Tensor:
+    """Central crops of the first ``count`` content photos -> (B, 3, size, size), for zero-shot and metrics."""
+    fitted = [fit_image(c, config.image_side, config.size) for c in content[:count]]
+    return torch.stack([center_crop(c, config.size) for c in fitted]).to(device)
+
+
+def _discriminator_copy(pipe: PersonalStylePipeline, code_dim: int, seed: int, device: torch.device) -> Discriminator:
+    """A trainable copy of the pipeline's discriminator, or a fresh seeded one if it has none."""
+    if getattr(pipe, "discriminator", None) is not None:
+        disc = copy.deepcopy(pipe.discriminator)
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            disc = Discriminator(code_dim=code_dim)
+    return disc.to(device).train().requires_grad_(True)
+
+
+@dataclass
+class LearnSetup:
+    """Everything the loop reads but never trains: frozen networks, tensors at the learning scale, targets."""
+
+    accelerator: Accelerator
+    generator: Generator  # a frozen copy
+    loss_net: LossNet
+    samples: list[torch.Tensor]  # (3, H, W) each, fitted to config.image_side
+    content: list[torch.Tensor]  # (3, H, W) each
+    pairs: list[torch.Tensor]  # (6, H, W) each: before and after stacked on channels
+    targets: dict[str, torch.Tensor]  # {tap: (C, C)} mean sample Gram
+    scale: dict[str, float]  # {tap: bank Gram energy}
+    eval_batch: torch.Tensor  # (B, 3, S, S) fixed content crops for zero-shot, previews and metrics
+    photo_code: torch.Tensor  # (code_dim,)
+    rng: random.Random
+    aug: torch.Generator
+
+    @property
+    def device(self) -> torch.device:
+        return self.accelerator.device
+
+
+def prepare(pipe: PersonalStylePipeline, inputs: LearnInputs, config: LearnConfig, seed: int) -> LearnSetup:
+    """Copy the generator, fit the images to the learning scale and compute the samples' Gram targets."""
+    accelerator = get_accelerator()
+    device = accelerator.device
+    rng = random.Random(seed)
+    loss_net = _loss_net_on(pipe, device)
+    fit = lambda image: fit_image(image, config.image_side, config.size)  # noqa: E731
+    samples = [fit(s) for s in inputs.samples]
+    targets = sample_gram_targets(loss_net, samples, config, rng)
+    return LearnSetup(
+        accelerator=accelerator,
+        generator=_frozen_copy(pipe.generator, device),
+        loss_net=loss_net,
+        samples=samples,
+        content=[fit(c) for c in inputs.content],
+        pairs=[torch.cat([fit(before), fit(after)]) for before, after in inputs.pairs],
+        targets=targets,
+        scale=bank_tap_scale(pipe.styles, targets),
+        eval_batch=_eval_content(inputs.content, config, device),
+        photo_code=pipe.photo_style().code.to(device),
+        rng=rng,
+        aug=torch.Generator(device=device).manual_seed(seed),
+    )
+
+
+@dataclass
+class LoopState:
+    """What the loop trains, and the best-so-far copy that recovery and cancellation return to."""
+
+    code: torch.nn.Parameter  # (code_dim,)
+    norm_delta: torch.nn.Parameter | None  # (norm_params,) adapter, or None at code-only presets
+    optimizer: torch.optim.Optimizer
+    discriminator: Discriminator | None = None
+    d_optimizer: torch.optim.Optimizer | None = None
+    best: dict[str, Any] = field(default_factory=dict)
+    best_objective: float = math.inf
+    recoveries: int = 0
+
+    @property
+    def delta(self) -> torch.Tensor | None:
+        """(1, norm_params) adapter for the generator, or None."""
+        return None if self.norm_delta is None else self.norm_delta[None]
+
+    def snapshot(self, objective: float) -> None:
+        self.best_objective = objective
+        self.best = {
+            "code": self.code.detach().clone(),
+            "norm_delta": None if self.norm_delta is None else self.norm_delta.detach().clone(),
+            "discriminator": None if self.discriminator is None else copy.deepcopy(self.discriminator.state_dict()),
+        }
+
+    def restore(self) -> None:
+        with torch.no_grad():
+            self.code.copy_(self.best["code"])
+            if self.norm_delta is not None:
+                self.norm_delta.copy_(self.best["norm_delta"])
+        if self.discriminator is not None:
+            self.discriminator.load_state_dict(self.best["discriminator"])
+
+    def recover(self) -> None:
+        """Back to the best state, every learning rate halved, optimiser moments cleared."""
+        self.restore()
+        self.recoveries += 1
+        for opt in (self.optimizer, self.d_optimizer):
+            if opt is not None:
+                opt.state.clear()
+                for group in opt.param_groups:
+                    group["base_lr"] *= 0.5
+
+
+def init_state(
+    pipe: PersonalStylePipeline, setup: LearnSetup, start: PersonalStyle, config: LearnConfig, seed: int
+) -> LoopState:
+    """Parameters initialised from the zero-shot ``start`` (adapter from zero), their Adam optimisers, and a copy
+    of the discriminator when the preset is adversarial."""
+    device = setup.device
+    code = torch.nn.Parameter(start.code.clone().to(device))
+    groups = [{"params": [code], "lr": config.code_lr, "base_lr": config.code_lr}]
+    norm_delta = None
+    if config.adapters:
+        initial = start.norm_delta if start.norm_delta is not None else torch.zeros(setup.generator.norm_params)
+        norm_delta = torch.nn.Parameter(initial.clone().to(device))
+        groups.append({"params": [norm_delta], "lr": config.adapter_lr, "base_lr": config.adapter_lr})
+    state = LoopState(code, norm_delta, torch.optim.Adam(groups))
+    if config.adv_weight > 0:
+        state.discriminator = _discriminator_copy(pipe, setup.generator.config.code_dim, seed, device)
+        d_group = {"params": list(state.discriminator.parameters()), "lr": config.d_lr, "base_lr": config.d_lr}
+        state.d_optimizer = torch.optim.Adam([d_group], betas=(0.0, 0.99))
+    state.snapshot(math.inf)
+    return state
+
+
+def _set_lr(state: LoopState, step: int, config: LearnConfig) -> float:
+    """Cosine decay from each group's base rate to ``lr_floor`` of it; returns the code's current rate."""
+    factor = config.lr_floor + (1 - config.lr_floor) * 0.5 * (1 + math.cos(math.pi * step / max(1, config.steps)))
+    for opt in (state.optimizer, state.d_optimizer):
+        if opt is not None:
+            for group in opt.param_groups:
+                group["lr"] = group["base_lr"] * factor
+    return state.optimizer.param_groups[0]["lr"]
+
+
+def draw_batch(setup: LearnSetup, config: LearnConfig) -> dict[str, torch.Tensor]:
+    """Random content crops ``content`` (B, 3, S, S) and, with pairs, aligned ``before``/``after`` (1, 3, S, S)."""
+    rng = setup.rng
+    crops = [
+        random_crop(setup.content[rng.randrange(len(setup.content))], config.size, rng, rng.uniform(0.75, 1.0))
+        for _ in range(config.batch_size)
+    ]
+    batch = {"content": torch.stack(crops).clamp(0, 1).to(setup.device)}
+    if setup.pairs:
+        pair = setup.pairs[rng.randrange(len(setup.pairs))]
+        both = random_crop(pair, config.size, rng, rng.uniform(0.75, 1.0))[None].clamp(0, 1).to(setup.device)
+        batch["before"], batch["after"] = both[:, :3], both[:, 3:]
+    return batch
+
+
+def pair_loss(setup: LearnSetup, state: LoopState, before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
+    """L1 + relative perceptual (relu2_2, relu3_3) distance of G(before) to after, both (1, 3, S, S) -> scalar."""
+    with setup.accelerator.autocast():
+        restyled = setup.generator(before, state.code[None], state.delta)
+        feats = setup.loss_net(restyled, PAIR_TAPS)
+        with torch.no_grad():
+            target = setup.loss_net(after, PAIR_TAPS)
+    norm = {t: target[t].float().pow(2).mean().clamp_min(1e-12).sqrt() for t in PAIR_TAPS}
+    perceptual = perceptual_loss(
+        {t: feats[t].float() / norm[t] for t in PAIR_TAPS}, {t: target[t].float() / norm[t] for t in PAIR_TAPS}
+    )
+    return (restyled.float() - after).abs().mean() + perceptual
+
+
+def generator_losses(
+    setup: LearnSetup, state: LoopState, batch: dict[str, torch.Tensor], config: LearnConfig, step: int
+) -> tuple[dict[str, torch.Tensor], dict[str, float], torch.Tensor]:
+    """One step's generator losses, their weights, and the stylised content (B, 3, S, S) (adversarial excluded)."""
+    x = batch["content"]
+    with setup.accelerator.autocast():
+        y = setup.generator(x, state.code[None], state.delta)
+        feats = setup.loss_net(y, STYLE_TAPS)
+        with torch.no_grad():
+            x_content = setup.loss_net(x, (CONTENT_TAP,))[CONTENT_TAP].float()
+    y, feats = y.float(), {t: f.float() for t, f in feats.items()}
+    relative_content = content_loss(feats[CONTENT_TAP], x_content) / x_content.pow(2).mean((1, 2, 3)).clamp_min(1e-12)
+    losses = {
+        "style": balanced_style_loss(feats, setup.targets, setup.scale).mean(),
+        "content": relative_content.mean(),
+        "tv": tv_loss(y),
+    }
+    weights = {"style": config.style_weight, "content": config.content_weight, "tv": config.tv_weight}
+    if config.cycle_weight and step % config.cycle_every == 0:
+        with setup.accelerator.autocast():
+            back = setup.generator(y, setup.photo_code[None])
+        losses["cycle"], weights["cycle"] = cycle_loss(back.float(), x), config.cycle_weight
+    if "before" in batch:
+        losses["pair"], weights["pair"] = pair_loss(setup, state, batch["before"], batch["after"]), config.pair_weight
+    if state.norm_delta is not None:
+        losses["adapter"], weights["adapter"] = state.norm_delta.pow(2).mean(), config.adapter_decay
+    return losses, weights, y
+
+
+def discriminator_step(setup: LearnSetup, state: LoopState, fake: torch.Tensor, config: LearnConfig) -> torch.Tensor:
+    """One hinge step of the discriminator copy: real = multi-scale sample crops, fake = ``fake`` (B, 3, S, S)."""
+    rng, disc = setup.rng, state.discriminator
+    real = [
+        random_crop(setup.samples[rng.randrange(len(setup.samples))], config.size, rng, rng.choice(config.style_scales))
+        for _ in range(fake.shape[0])
+    ]
+    real = torch.stack(real).clamp(0, 1).to(fake.device)
+    code = state.code.detach()[None].expand(fake.shape[0], -1)
+    disc.requires_grad_(True)
+    with setup.accelerator.autocast():
+        real_logits = disc(diff_augment(real, setup.aug), code)
+        fake_logits = disc(diff_augment(fake.detach(), setup.aug), code)
+    loss = d_hinge_loss(real_logits.float(), fake_logits.float())
+    state.d_optimizer.zero_grad(set_to_none=True)
+    setup.accelerator.backward(loss)
+    state.d_optimizer.step()
+    return loss.detach()
+
+
+def _finite(*tensors: torch.Tensor | None) -> bool:
+    return all(t is None or bool(torch.isfinite(t).all()) for t in tensors)
+
+
+def backward_step(
+    setup: LearnSetup, state: LoopState, config: LearnConfig, step: int
+) -> tuple[dict[str, float], torch.Tensor] | None:
+    """Losses and gradients of one step (nothing updated yet): returns the losses as floats and the stylised
+    batch (B, 3, S, S), or None when a loss or a gradient is not finite."""
+    batch = draw_batch(setup, config)
+    losses, weights, y = generator_losses(setup, state, batch, config, step)
+    objective = sum(weights[k] * losses[k] for k in weights)
+    total = objective
+    if state.discriminator is not None and step >= config.adv_start:
+        state.discriminator.requires_grad_(False)
+        with setup.accelerator.autocast():
+            fake_logits = state.discriminator(diff_augment(y, setup.aug), state.code[None].expand(y.shape[0], -1))
+        losses["g_adv"] = g_hinge_loss(fake_logits.float())
+        total = total + config.adv_weight * losses["g_adv"]
+    if not _finite(total):
+        return None
+    state.optimizer.zero_grad(set_to_none=True)
+    setup.accelerator.backward(total)
+    if not _finite(state.code.grad, None if state.norm_delta is None else state.norm_delta.grad):
+        return None
+    record = {k: float(v.detach()) for k, v in losses.items()}
+    record["objective"] = float(objective.detach())
+    return record, y.detach()
+
+
+@torch.no_grad()
+def stylize(setup: LearnSetup, x: torch.Tensor, code: torch.Tensor, delta: torch.Tensor | None) -> torch.Tensor:
+    """(B, 3, H, W) -> stylised (B, 3, H, W) in fp32 with a (code_dim,) code and optional (norm_params,) adapter."""
+    x = x.to(setup.device)
+    return setup.generator(
+        x, code.to(setup.device)[None], None if delta is None else delta.to(setup.device)[None]
+    ).float()
+
+
+def run_loop(
+    setup: LearnSetup, state: LoopState, config: LearnConfig, callback: Callback | None
+) -> tuple[list[dict[str, float]], bool]:
+    """``config.steps`` steps with NaN recovery, best-state tracking and the callback; returns (history, cancelled)."""
+    history: list[dict[str, float]] = []
+    smoothed = None
+    for step in range(config.steps):
+        lr = _set_lr(state, step, config)
+        result = backward_step(setup, state, config, step)
+        if result is None:
+            if state.recoveries >= MAX_RECOVERIES:
+                break
+            state.recover()
+            history.append({"step": step + 1, "recovered": 1.0, "lr": lr})
+            continue
+        record, stylized = result
+        smoothed = (
+            record["objective"]
+            if smoothed is None
+            else config.loss_ema * smoothed + (1 - config.loss_ema) * record["objective"]
+        )
+        if smoothed < state.best_objective:
+            state.snapshot(smoothed)  # the parameters these losses measured, before this step's update
+        state.optimizer.step()
+        if state.discriminator is not None:
+            record["d"] = float(discriminator_step(setup, state, stylized, config))
+        history.append({"step": step + 1, **{k: round(v, 6) for k, v in record.items()}, "lr": lr})
+        if callback is not None:
+            preview = None
+            if step + 1 == config.steps or (step + 1) % config.preview_every == 0:
+                preview = tensor_to_pil(stylize(setup, setup.eval_batch[:1], state.code, state.norm_delta).cpu())
+            if callback(step + 1, config.steps, record, preview) is True:
+                return history, True
+    return history, False
+
+
+def metrics_and_previews(
+    setup: LearnSetup, style: PersonalStyle, start: PersonalStyle, content: list[Image.Image], preview_side: int
+) -> tuple[dict[str, dict[str, float]], list[Image.Image]]:
+    """Relative Gram distance to the sample targets (per tap) of the fixed content crops stylised with the learned
+    and the zero-shot style, and of the unstyled crops; and two small previews (long side ``preview_side``)."""
+
+    @torch.no_grad()
+    def gram_distances(images: torch.Tensor) -> dict[str, float]:
+        feats = setup.loss_net(images, STYLE_TAPS)
+        targets = setup.targets
+        return {t: round(float(relative_gram_distance(feats[t].float(), targets[t]).mean()), 6) for t in STYLE_TAPS}
+
+    metrics = {
+        "style_loss": gram_distances(stylize(setup, setup.eval_batch, style.code, style.norm_delta)),
+        "zero_shot_style_loss": gram_distances(stylize(setup, setup.eval_batch, start.code, start.norm_delta)),
+        "input_style_loss": gram_distances(setup.eval_batch),
+    }
+    previews = []
+    for image in content[:2]:
+        small = image.copy()
+        small.thumbnail((preview_side, preview_side), Image.Resampling.LANCZOS)
+        previews.append(tensor_to_pil(stylize(setup, pil_to_tensor(small), style.code, style.norm_delta).cpu()))
+    return metrics, previews
+
+
+def learn(
+    pipe: PersonalStylePipeline,
+    inputs: LearnInputs,
+    config: LearnConfig,
+    *,
+    name: str = "my-style",
+    seed: int = 0,
+    callback: Callback | None = None,
+    quality: str = "custom",
+) -> PersonalStyle:
+    """Learn a :class:`PersonalStyle` from validated ``inputs``; the pipeline's weights are left unchanged.
+
+    ``callback(step, total, losses, preview)`` runs after every step (``preview`` is a small PIL image every
+    ``preview_every`` steps and at the end, else None); returning True stops early. Non-finite losses or
+    gradients restore the best state and halve the learning rates; a fourth failure ends the run. The best state
+    (lowest smoothed objective) is returned. Deterministic for a given seed on CPU.
+    """
+    started = time.perf_counter()
+    # 1. frozen networks, images at the learning scale, Gram targets
+    setup = prepare(pipe, inputs, config, seed)
+    # 2. the zero-shot start
+    start = mixture_start(setup, pipe.styles, config, name)
+    zero_shot_seconds = time.perf_counter() - started
+    # 3. adaptation
+    state = init_state(pipe, setup, start, config, seed)
+    history, cancelled = run_loop(setup, state, config, callback)
+    # 4. the best state, its metrics and previews
+    state.restore()
+    style = PersonalStyle(
+        name,
+        state.code.detach().cpu(),
+        None if state.norm_delta is None else state.norm_delta.detach().cpu(),
+        {t: g.cpu() for t, g in setup.targets.items()},
+    )
+    metrics, style.previews = metrics_and_previews(setup, style, start, inputs.content, config.preview_side)
+    style.metadata = {
+        "source": "learned",
+        "quality": quality,
+        "samples": len(inputs.samples),
+        "pairs": len(inputs.pairs),
+        "content": "built-in" if inputs.builtin_content else len(inputs.content),
+        "steps": sum(1 for h in history if "recovered" not in h),
+        "seconds": round(time.perf_counter() - started, 2),
+        "zero_shot_seconds": round(zero_shot_seconds, 2),
+        "device": str(setup.device),
+        "seed": seed,
+        "size": config.size,
+        "adapters": config.adapters,
+        "cancelled": cancelled,
+        "recoveries": state.recoveries,
+        "zero_shot_mix": start.metadata["mix"],
+        "history": history,
+        "metrics": metrics,
+    }
+    return style

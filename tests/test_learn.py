@@ -1,0 +1,175 @@
+"""Few-shot style learning (``pipeline/learn.py``) on the tiny seeded pipeline: 64 px, a handful of steps."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from pipeline import ImageError, PersonalStyle
+from pipeline.learn import PRESETS, LearnConfig, learn, load_inputs, preset, zero_shot_style
+
+TINY = dict(size=64, image_side=96, batch_size=1, preview_side=48, preview_every=2)
+
+
+def warm_samples(n: int = 3) -> list[Image.Image]:
+    """Orange-tinted noise pictures: close to the tiny bank's 'warm' style."""
+    rng = np.random.default_rng(1)
+    base = np.array([220, 120, 40], np.float32)
+    return [Image.fromarray(np.clip(base + rng.normal(0, 12, (72, 90, 3)), 0, 255).astype(np.uint8)) for _ in range(n)]
+
+
+def tiny_config(**overrides) -> LearnConfig:
+    return replace(PRESETS["fast"], **{**TINY, "steps": 4, **overrides})
+
+
+def generator_state(pipe) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in pipe.generator.state_dict().items()}
+
+
+def test_learn_style_returns_a_complete_style_and_leaves_the_base_weights(tiny_pipe, portrait, tmp_path):
+    before = generator_state(tiny_pipe)
+    style = tiny_pipe.learn_style(warm_samples(), steps=3, size=64, content=[portrait], name="mine")
+    for name, tensor in tiny_pipe.generator.state_dict().items():
+        assert torch.equal(tensor, before[name]), name
+    assert style.name == "mine" and style.code.shape == (8,) and style.norm_delta is None
+    assert set(style.gram) == {"relu1_2", "relu2_2", "relu3_3"}
+    meta = style.metadata
+    assert meta["source"] == "learned" and meta["quality"] == "fast" and meta["samples"] == 3 and meta["steps"] == 3
+    assert [h["step"] for h in meta["history"]] == [1, 2, 3]
+    assert set(meta["metrics"]) == {"style_loss", "zero_shot_style_loss", "input_style_loss"}
+    assert len(style.previews) == 1 and max(style.previews[0].size) <= PRESETS["fast"].preview_side
+    loaded = PersonalStyle.from_pretrained(style.save_pretrained(tmp_path / "mine"))
+    assert torch.equal(loaded.code, style.code) and loaded.metadata["history"] == meta["history"]
+    out = tiny_pipe(portrait.resize((64, 64)), style=loaded)
+    assert out.images[0].size == (64, 64) and set(out.metrics[0]["style_loss"]) == set(style.gram)
+
+
+def test_same_seed_same_style_other_seed_other_style(tiny_pipe, portrait):
+    config = tiny_config(steps=3, adapters=True, adv_weight=0.05)
+    inputs = load_inputs(warm_samples(), content=[portrait])
+    a, b = (learn(tiny_pipe, inputs, config, seed=7) for _ in range(2))
+    c = learn(tiny_pipe, inputs, config, seed=8)
+    assert torch.equal(a.code, b.code) and torch.equal(a.norm_delta, b.norm_delta)
+    assert a.metadata["history"] == b.metadata["history"]
+    assert not torch.equal(a.code, c.code)
+
+
+def test_learning_lowers_the_gram_loss_below_zero_shot(tiny_pipe, portrait):
+    config = tiny_config(steps=25, code_lr=0.1, cycle_weight=0.0)
+    style = learn(tiny_pipe, load_inputs(warm_samples(), content=[portrait]), config)
+    metrics = style.metadata["metrics"]
+    learned, zero_shot = sum(metrics["style_loss"].values()), sum(metrics["zero_shot_style_loss"].values())
+    assert learned < 0.9 * zero_shot, metrics
+
+
+def test_zero_shot_picks_the_nearest_bank_style(tiny_pipe, portrait):
+    style = zero_shot_style(tiny_pipe, warm_samples(), content=[portrait], size=64)
+    mix = style.metadata["mix"]
+    assert max(mix, key=mix.get) == "warm" and math.isclose(sum(mix.values()), 1.0, rel_tol=1e-6)
+    codes = {name: s.code for name, s in tiny_pipe.styles.items()}
+    assert torch.allclose(style.code, sum(w * codes[n] for n, w in mix.items()), atol=1e-6)
+
+
+def test_callback_sees_progress_and_stops_with_the_best_style(tiny_pipe, portrait):
+    calls = []
+
+    def callback(step: int, total: int, losses: dict[str, float], preview: Image.Image | None) -> bool:
+        calls.append((step, total, sorted(losses), preview))
+        return step == 10
+
+    style = tiny_pipe.learn_style(warm_samples(), steps=12, size=64, content=[portrait], callback=callback)
+    assert [c[0] for c in calls] == list(range(1, 11)) and all(c[1] == 12 for c in calls)
+    assert {"style", "content", "tv", "objective"} <= set(calls[0][2])
+    assert calls[8][3] is None and isinstance(calls[9][3], Image.Image)  # a preview every preview_every (10) steps
+    assert style.metadata["cancelled"] and style.metadata["steps"] == 10 and torch.isfinite(style.code).all()
+
+
+def test_non_finite_losses_recover_then_stop_with_the_best_state(tiny_pipe, portrait):
+    # a learning rate of 1e30 overflows the generator's instance norms after any update: those steps are NaN
+    config = tiny_config(steps=12, code_lr=1e30)
+    inputs = load_inputs(warm_samples(), content=[portrait])
+    style = learn(tiny_pipe, inputs, config)
+    zero_shot = zero_shot_style(tiny_pipe, warm_samples(), content=[portrait], size=64)
+    history = style.metadata["history"]
+    recovered = [h for h in history if "recovered" in h]
+    assert style.metadata["recoveries"] == 3 and len(recovered) == 3 and len(history) < 12
+    assert torch.equal(style.code, zero_shot.code)  # the best state is the zero-shot start
+    lrs = [h["lr"] for h in history if "recovered" not in h]
+    assert lrs[1] < 0.6 * lrs[0]  # halved after the first recovery
+
+
+def test_pairs_add_a_paired_loss_and_adapters_have_the_generator_size(tiny_pipe, portrait):
+    before = portrait.resize((80, 80))
+    after = Image.fromarray((np.asarray(before) * np.array([1.0, 0.7, 0.4])).astype(np.uint8))
+    style = tiny_pipe.learn_style(
+        warm_samples(2), quality="balanced", steps=2, size=64, content=[portrait], pairs=[(before, after)]
+    )
+    assert style.metadata["pairs"] == 1 and all("pair" in h for h in style.metadata["history"])
+    assert style.norm_delta is not None and style.norm_delta.numel() == tiny_pipe.generator.norm_params
+
+
+def bad_inputs() -> dict[str, tuple[dict, type[Exception], str]]:
+    """Named bad calls: (learn_style kwargs, expected error type, message pattern)."""
+    ok = Image.new("RGB", (80, 80), (200, 100, 50))
+    return {
+        "no samples": ({"samples": []}, ValueError, "at least one sample"),
+        "21 samples": ({"samples": [ok] * 21}, ValueError, "at most 20 sample"),
+        "tiny sample": ({"samples": [ok, Image.new("RGB", (100, 40))]}, ImageError, "sample 2 of 2: .*64 px or more"),
+        "not an image": ({"samples": [b"not an image"]}, ImageError, "sample 1 of 1: .*not a readable image"),
+        "missing file": ({"samples": ["/nonexistent/nope.jpg"]}, ImageError, "no such file"),
+        "one-image pair": ({"samples": [ok], "pairs": [(ok,)]}, ValueError, "pair 1 has 1 image"),
+        "mismatched pair": (
+            {"samples": [ok], "pairs": [(ok, Image.new("RGB", (80, 160)))]},
+            ValueError,
+            "pair 1: before is 80x80 but after is 80x160",
+        ),
+        "unknown quality": ({"samples": [ok], "quality": "ultra"}, ValueError, "quality must be one of fast, balanced"),
+        "zero steps": ({"samples": [ok], "steps": 0}, ValueError, "steps must be a positive integer"),
+        "small size": ({"samples": [ok], "size": 32}, ValueError, "size must be an integer of at least 64"),
+        "empty content": ({"samples": [ok], "content": []}, ValueError, "at least one content"),
+    }
+
+
+@pytest.mark.parametrize("case", list(bad_inputs()))
+def test_bad_input_is_a_clear_error(tiny_pipe, case):
+    kwargs, error, message = bad_inputs()[case]
+    with pytest.raises(error, match=message):
+        tiny_pipe.learn_style(kwargs.pop("samples"), **kwargs)
+
+
+def test_presets_grow_and_overrides_apply():
+    fast, balanced, best = (PRESETS[q] for q in ("fast", "balanced", "best"))
+    assert not fast.adapters and balanced.adapters and best.adapters
+    assert fast.steps < balanced.steps < best.steps and fast.size <= balanced.size <= best.size
+    assert 160 <= fast.size <= 192
+    custom = preset("balanced", steps=5, size=96)
+    assert custom.steps == 5 and custom.size == 96 and custom.image_side >= 96
+
+
+def test_a_failed_save_leaves_nothing_half_written(tiny_pipe, portrait, tmp_path):
+    style = tiny_pipe.learn_style(warm_samples(2), steps=1, size=64, content=[portrait])
+    target = style.save_pretrained(tmp_path / "mine")
+    saved = json.loads((target / "style.json").read_text())
+    style.metadata["bad"] = object()  # not JSON: the write fails after the tensors were written
+    with pytest.raises(TypeError):
+        style.save_pretrained(tmp_path / "mine")
+    with pytest.raises(TypeError):
+        style.save_pretrained(tmp_path / "other")
+    assert json.loads((target / "style.json").read_text()) == saved
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
+
+
+def test_real_weights_learn_at_small_size(real_pipe, portrait):
+    before = generator_state(real_pipe)
+    style = real_pipe.learn_style(warm_samples(2), quality="balanced", steps=2, size=64, content=[portrait])
+    assert style.code.shape == (real_pipe.generator.config.code_dim,)
+    assert style.norm_delta.shape == (real_pipe.generator.norm_params,)
+    assert all(torch.equal(t, before[k]) for k, t in real_pipe.generator.state_dict().items())
+    out = real_pipe(portrait.resize((96, 96)), style=style)
+    assert out.images[0].size == (96, 96)
