@@ -1,24 +1,331 @@
-"""Hugging Face Hub access: download pipelines and styles by repo id (safetensors only)."""
+"""Hugging Face Hub access: load pipelines and styles by repo id, push learned styles with a model card.
+
+Safetensors only (never pickle): downloads are limited to configs, ``*.safetensors`` and previews. The endpoint
+(``HF_ENDPOINT``), the cache (``HF_HUB_CACHE``, else ``HF_HOME/hub``) and offline mode (``HF_HUB_OFFLINE``) are
+read from the environment at each call, not frozen at import. Tokens come from the argument, then ``HF_TOKEN``
+(the app passes its OAuth token explicitly); they travel only in the Authorization header and never appear in
+logs, messages or model cards. Every Hub failure becomes a :class:`HubError` naming the repo and what to do.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from huggingface_hub import hf_hub_download, snapshot_download
+import httpx2
+from huggingface_hub import (
+    CommitOperationAdd,
+    HfApi,
+    ModelCardData,
+    RepoUrl,
+    constants,
+    hf_hub_download,
+    snapshot_download,
+)
+from huggingface_hub.errors import (
+    GatedRepoError,
+    HfHubHTTPError,
+    HFValidationError,
+    LocalEntryNotFoundError,
+    OfflineModeIsEnabled,
+    RemoteEntryNotFoundError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
 
-PIPELINE_PATTERNS = ["model_index.json", "*/config.json", "*/*.safetensors", "styles/*/style.json", "styles/*/style.safetensors"]
-STYLE_PATTERNS = ["style.json", "style.safetensors", "preview_*.png"]
+from .style import CONFIG_NAME, WEIGHTS_NAME, PersonalStyle
+
+BASE_REPO = "personal-style-studio/base"
+LIBRARY_NAME = "personal-style-studio"
+LICENSE = "mit"
+CARD_NAME = "README.md"
+PIPELINE_PATTERNS = [
+    "model_index.json",
+    "*/config.json",
+    "*/*.safetensors",
+    "styles/*/style.json",
+    "styles/*/style.safetensors",
+    "styles/*/preview_*.png",
+]
+STYLE_PATTERNS = [CONFIG_NAME, WEIGHTS_NAME, "preview_*.png"]
+METRIC_LABELS = {"style_loss": "learned", "zero_shot_style_loss": "zero-shot start", "input_style_loss": "unstyled"}
+LEARNING_FIELDS = {"samples": "sample pictures", "quality": "preset", "steps": "steps", "seconds": "time", "device": "device"}
+
+logger = logging.getLogger(__name__)
 
 
+class HubError(Exception):
+    """A Hub operation failed: the message names the repo and what to do about it (never the token)."""
+
+
+def resolve_token(token: str | None) -> str | None:
+    """The token to use: the argument, else ``$HF_TOKEN``, else None (then a ``hf auth login`` token, if any)."""
+    return token or os.environ.get("HF_TOKEN") or None
+
+
+def hub_endpoint() -> str:
+    """``$HF_ENDPOINT`` now, else huggingface_hub's default (https://huggingface.co)."""
+    return (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
+
+
+def is_offline() -> bool:
+    """``$HF_HUB_OFFLINE`` set now (1/true/yes/on), or offline mode as huggingface_hub read it at import."""
+    return os.environ.get("HF_HUB_OFFLINE", "").upper() in {"1", "ON", "YES", "TRUE"} or constants.is_offline_mode()
+
+
+def cache_dir() -> str:
+    """``$HF_HUB_CACHE``, else ``$HF_HOME/hub``, else huggingface_hub's default cache folder."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return os.environ["HF_HUB_CACHE"]
+    if os.environ.get("HF_HOME"):
+        return os.path.join(os.environ["HF_HOME"], "hub")
+    return constants.HF_HUB_CACHE
+
+
+# --- download ----------------------------------------------------------------------------------------------------
 def download_pipeline(repo_id: str, revision: str | None = None, token: str | None = None) -> Path:
-    """Snapshot of a base pipeline repo (configs and safetensors only) -> local folder."""
-    return Path(snapshot_download(repo_id, revision=revision, token=token, allow_patterns=PIPELINE_PATTERNS))
+    """Snapshot of a base pipeline repo (configs, safetensors, style bank) -> its local folder in the cache."""
+    folder = _snapshot(repo_id, revision, token, PIPELINE_PATTERNS)
+    if not (folder / "model_index.json").is_file():
+        raise HubError(f"repo {repo_id!r} holds no pipeline (no model_index.json at its root)")
+    return folder
 
 
 def download_style(repo_id: str, revision: str | None = None, token: str | None = None) -> Path:
-    """Snapshot of a style repo -> local folder."""
-    return Path(snapshot_download(repo_id, revision=revision, token=token, allow_patterns=STYLE_PATTERNS))
+    """Snapshot of a style repo (``style.safetensors``, ``style.json``, previews) -> its local folder in the cache."""
+    folder = _snapshot(repo_id, revision, token, STYLE_PATTERNS)
+    if not (folder / CONFIG_NAME).is_file():
+        raise HubError(f"repo {repo_id!r} holds no style (no {CONFIG_NAME} at its root)")
+    return folder
 
 
 def download_file(repo_id: str, filename: str, revision: str | None = None, token: str | None = None) -> Path:
-    return Path(hf_hub_download(repo_id, filename, revision=revision, token=token))
+    """One file of a repo -> its local path in the cache."""
+    token = resolve_token(token)
+    with _hub_errors(repo_id, token, revision=revision, filename=filename):
+        path = hf_hub_download(
+            repo_id, filename, revision=revision, token=token, endpoint=hub_endpoint(), cache_dir=cache_dir(),
+            local_files_only=is_offline(),
+        )
+    return Path(path)
+
+
+def _snapshot(repo_id: str, revision: str | None, token: str | None, patterns: list[str]) -> Path:
+    token = resolve_token(token)
+    with _hub_errors(repo_id, token, revision=revision):
+        if not is_offline():
+            _check_access(repo_id, revision, token)
+        folder = snapshot_download(
+            repo_id, revision=revision, token=token, allow_patterns=patterns, endpoint=hub_endpoint(),
+            cache_dir=cache_dir(), local_files_only=is_offline(),
+        )
+    logger.info("loaded %s (revision %s) from %s", repo_id, revision or "main", folder)
+    return Path(folder)
+
+
+def _check_access(repo_id: str, revision: str | None, token: str | None) -> None:
+    """Ask the Hub whether this caller may read ``repo_id`` at ``revision``, raising its error if not.
+
+    ``snapshot_download`` answers a 401/404 from the cache when it can, which in a shared app would hand one user's
+    private style to another. A network failure is left to it: then the cached copy is the right answer.
+    """
+    try:
+        HfApi(endpoint=hub_endpoint(), token=token, library_name=LIBRARY_NAME).repo_info(repo_id, revision=revision)
+    except httpx2.TransportError:
+        logger.info("cannot reach %s to check %s; a cached copy will do", hub_endpoint(), repo_id)
+
+
+# --- upload ------------------------------------------------------------------------------------------------------
+def push_style(
+    folder: Path, repo_id: str, token: str | None, private: bool, *, base_model: str | None = None
+) -> str:
+    """Upload a style folder (weights, ``style.json``, previews) and a model card to ``repo_id`` -> the repo URL.
+
+    The repo is created if needed (``private`` applies then). ``base_model`` (default :data:`BASE_REPO`) is the base
+    pipeline repo the style was learned for; the card names it.
+    """
+    folder = Path(folder)
+    style = PersonalStyle.load_folder(folder)
+    names = [WEIGHTS_NAME, CONFIG_NAME, *preview_names(style)]
+    card = style_model_card(style, repo_id, base_model or BASE_REPO)
+    operations = [CommitOperationAdd(name, str(folder / name)) for name in names]
+    operations.append(CommitOperationAdd(CARD_NAME, card.encode()))
+    with _repo_for_push(repo_id, token, private) as (api, url):
+        api.create_commit(url.repo_id, operations, commit_message=f"Upload style {style.name!r}")
+    logger.info("pushed style %r to %s", style.name, url)
+    return str(url)
+
+
+def push_pipeline(folder: Path, repo_id: str = BASE_REPO, token: str | None = None, private: bool = False) -> str:
+    """Upload a ``save_pretrained`` pipeline folder (plus its README.md model card) as a base repo -> the repo URL."""
+    folder = Path(folder)
+    if not (folder / "model_index.json").is_file():
+        raise FileNotFoundError(f"{folder}: no model_index.json; not a pipeline folder")
+    with _repo_for_push(repo_id, token, private) as (api, url):
+        api.upload_folder(
+            repo_id=url.repo_id, folder_path=folder, allow_patterns=[*PIPELINE_PATTERNS, CARD_NAME],
+            commit_message="Upload the base pipeline",
+        )
+    logger.info("pushed pipeline %s to %s", folder, url)
+    return str(url)
+
+
+@contextmanager
+def _repo_for_push(repo_id: str, token: str | None, private: bool) -> Iterator[tuple[HfApi, RepoUrl]]:
+    """Create ``repo_id`` if needed; yields the client and the repo URL (``.repo_id``); errors become HubErrors."""
+    if is_offline():
+        raise HubError(f"cannot push to repo {repo_id!r}: offline mode is on (HF_HUB_OFFLINE)")
+    token = resolve_token(token)
+    api = HfApi(endpoint=hub_endpoint(), token=token, library_name=LIBRARY_NAME)
+    with _hub_errors(repo_id, token, pushing=True):
+        yield api, api.create_repo(repo_id, private=private, exist_ok=True)
+
+
+# --- errors ------------------------------------------------------------------------------------------------------
+@contextmanager
+def _hub_errors(
+    repo_id: str, token: str | None, revision: str | None = None, filename: str | None = None, pushing: bool = False
+) -> Iterator[None]:
+    """Turn huggingface_hub and network failures into a :class:`HubError` with a clear message."""
+    try:
+        yield
+    except Exception as exc:
+        error = _hub_error(exc, repo_id, token, revision, filename, pushing)
+        if error is None:
+            raise
+        raise error from exc
+
+
+def _hub_error(
+    exc: Exception, repo_id: str, token: str | None, revision: str | None, filename: str | None, pushing: bool
+) -> HubError | None:
+    """The HubError for ``exc``, judged by the first HTTP or network error in its chain; None if it is neither."""
+    chain = [exc]
+    while (cause := chain[-1].__cause__ or chain[-1].__context__) is not None and cause not in chain:
+        chain.append(cause)
+    repo, endpoint = f"repo {repo_id!r}", hub_endpoint()
+    if isinstance(exc, HFValidationError):
+        return HubError(f"{repo_id!r} is neither a local folder nor a valid Hub repo id ('user/name')")
+    if is_offline() or any(isinstance(e, OfflineModeIsEnabled) for e in chain):
+        return HubError(f"{repo} is not in the local cache and offline mode is on (HF_HUB_OFFLINE); go online once")
+    cause = next((e for e in chain if isinstance(e, (HfHubHTTPError, httpx2.TransportError))), None)
+    if isinstance(cause, HfHubHTTPError):
+        return HubError(_http_message(cause, repo, token, revision, filename, pushing))
+    if cause is not None or isinstance(exc, (LocalEntryNotFoundError, ConnectionError)):
+        if pushing:
+            return HubError(f"cannot reach the Hub at {endpoint} to push to {repo}; check the network")
+        return HubError(f"cannot reach the Hub at {endpoint} and {repo} is not in the local cache; check the network")
+    return None
+
+
+def _http_message(
+    error: HfHubHTTPError, repo: str, token: str | None, revision: str | None, filename: str | None, pushing: bool
+) -> str:
+    status = error.response.status_code
+    if isinstance(error, RevisionNotFoundError):
+        return f"revision {revision!r} not found in {repo}"
+    if isinstance(error, GatedRepoError):
+        return f"{repo} is gated: request access on its Hub page, then use a token of an account that has it"
+    if isinstance(error, RepositoryNotFoundError):
+        hint = "the token given has no access to it" if token else "no token was given (pass token= or set HF_TOKEN)"
+        return f"{repo} not found on {hub_endpoint()}, or it is private and {hint}"
+    if isinstance(error, RemoteEntryNotFoundError):
+        return f"{repo} has no file {filename!r} at revision {revision or 'main'!r}"
+    if status == 401 and token:
+        return f"the Hub rejected the token for {repo} (401 Unauthorized); check it or make a new one"
+    if status == 401:
+        return f"{repo} needs a token (401 Unauthorized): pass token= or set HF_TOKEN"
+    if status == 403:
+        access = "write" if pushing else "read"
+        return f"the token has no {access} access to {repo} (403 Forbidden): {_redact(error.server_message, token)}"
+    return f"the Hub answered {status} for {repo}: {_redact(error.server_message, token)}"
+
+
+def _redact(text: str | None, token: str | None) -> str:
+    text = text or "no details"
+    return text.replace(token, "***") if token else text
+
+
+# --- model card --------------------------------------------------------------------------------------------------
+def style_model_card(style: PersonalStyle, repo_id: str, base_model: str) -> str:
+    """The README.md of a style repo: YAML front matter, previews, Gram-loss metrics, how it was learned, usage."""
+    metadata = ModelCardData(
+        library_name=LIBRARY_NAME,
+        license=LICENSE,
+        base_model=base_model,
+        base_model_relation="adapter",
+        pipeline_tag="image-to-image",
+        tags=[LIBRARY_NAME, "style-transfer", "personal-style", "image-to-image"],
+    )
+    adapter = f" and an adapter ({style.norm_delta.numel()} values)" if style.norm_delta is not None else ""
+    description = style.metadata.get("description") or "A visual style learned from a few sample pictures."
+    sections = [
+        f"---\n{metadata.to_yaml()}\n---",
+        f"# {style.name}\n\n{description}\n\nA style for the Personal Style Studio pipeline "
+        f"[`{base_model}`](/{base_model}): a style code ({style.code_dim} values){adapter} for its generator, "
+        "with the Gram targets of the sample pictures.",
+        _previews_section(style),
+        "## Use it\n\nWith the Personal Style Studio code (its `pipeline` package) installed:\n\n"
+        "```python\nfrom pipeline import PersonalStylePipeline\n\n"
+        f'pipe = PersonalStylePipeline.from_pretrained("{base_model}")\n'
+        f'stylized = pipe(selfie, style="{repo_id}").images[0]  # selfie: a PIL image or a file path\n```',
+        _metrics_section(style.metadata.get("metrics")),
+        _learning_section(style.metadata),
+        f"## Files\n\n- `{WEIGHTS_NAME}`: `code` ({style.code_dim},)"
+        + (f", `norm_delta` ({style.norm_delta.numel()},)" if style.norm_delta is not None else "")
+        + "".join(f", `gram.{tap}`" for tap in sorted(style.gram))
+        + f"\n- `{CONFIG_NAME}`: name and metadata\n\nSafetensors only; nothing here is pickled.",
+        f"## Licence\n\n{LICENSE.upper()}. The sample pictures the style was learned from are not included.",
+    ]
+    return "\n\n".join(sections) + "\n"
+
+
+def preview_names(style: PersonalStyle) -> list[str]:
+    """File names of the style's previews, as ``save_pretrained`` writes them."""
+    return [f"preview_{i}.png" for i in range(len(style.previews))]
+
+
+def _previews_section(style: PersonalStyle) -> str:
+    names = preview_names(style)
+    if not names:
+        return "## Previews\n\nNo previews were saved with this style."
+    return "## Previews\n\n" + " ".join(f"![{style.name} preview {i}]({name})" for i, name in enumerate(names))
+
+
+def _metrics_section(metrics: Any) -> str:
+    """A table of per-layer Gram losses: ``{tap: loss}``, or one column per ``{name: {tap: loss}}`` entry."""
+    if not isinstance(metrics, dict) or not metrics:
+        return "## Style fidelity\n\nNo Gram-loss metrics were recorded for this style."
+    columns = {k: v for k, v in metrics.items() if isinstance(v, dict)} or {"Gram loss": metrics}
+    layers = sorted({layer for column in columns.values() for layer in column})
+    header = "| layer | " + " | ".join(METRIC_LABELS.get(name, name) for name in columns) + " |"
+    rows = [f"| {layer} | " + " | ".join(_number(c.get(layer)) for c in columns.values()) + " |" for layer in layers]
+    return (
+        "## Style fidelity\n\nRelative Gram-matrix distance to the style of the sample pictures, per loss-network "
+        "layer, measured on stylized photos (0 = the same texture statistics; lower is closer).\n\n"
+        + "\n".join([header, "|" + " --- |" * (len(columns) + 1), *rows])
+    )
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, (int, float)) else "–"
+
+
+def _learning_section(metadata: dict[str, Any]) -> str:
+    rows = []
+    for key, label in LEARNING_FIELDS.items():
+        value = metadata.get(key)
+        if value is None:
+            continue
+        if key == "samples" and isinstance(value, (list, tuple)):
+            value = len(value)
+        if key == "seconds":
+            value = f"{float(value):.1f} s"
+        rows.append(f"| {label} | {value} |")
+    if not rows:
+        return "## How it was learned\n\nNot recorded (a built-in or hand-made style)."
+    return "## How it was learned\n\n| | |\n| --- | --- |\n" + "\n".join(rows)

@@ -102,6 +102,20 @@ class PersonalStyle:
             shutil.rmtree(tmp, ignore_errors=True)
         return path
 
+    def push_to_hub(
+        self, repo_id: str, token: str | None = None, private: bool = False, base_model: str | None = None
+    ) -> str:
+        """Upload this style (weights, ``style.json``, previews, a model card) to a Hub repo, created if needed.
+
+        ``token`` defaults to ``$HF_TOKEN``; ``base_model`` (default: the base pipeline repo) is named in the card.
+        Returns the repo URL; failures raise ``pipeline.hub.HubError``.
+        """
+        from .hub import push_style
+
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = self.save_pretrained(Path(tmp) / "style")
+            return push_style(folder, repo_id, token, private, base_model=base_model)
+
     @classmethod
     def from_pretrained(cls, path_or_repo_id: str | os.PathLike, revision: str | None = None, token: str | None = None) -> PersonalStyle:
         """Load a style folder, or a Hub repo holding one (``style.safetensors`` + ``style.json`` at its root)."""
