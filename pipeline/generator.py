@@ -9,6 +9,8 @@ MLP's output (one scale and shift per normalised channel).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import torch
 import torch.nn.functional as F
 from diffusers import ConfigMixin, ModelMixin
@@ -31,17 +33,46 @@ class ConvLayer(nn.Module):
         return self.conv(self.pad(x))
 
 
-def conditional_instance_norm(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    """Instance-normalise (B, C, H, W) and apply per-sample (B, C) ``1 + scale`` and ``shift``."""
-    x = F.instance_norm(x, eps=1e-5)
+def conditional_instance_norm(
+    x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor, stats: tuple[torch.Tensor, torch.Tensor] | None = None
+) -> torch.Tensor:
+    """Instance-normalise (B, C, H, W) and apply per-sample (B, C) ``1 + scale`` and ``shift``.
+
+    ``stats`` = (mean, var), each (B, C, 1, 1), replaces the statistics of ``x`` itself (tiled inference).
+    """
+    if stats is None:
+        x = F.instance_norm(x, eps=1e-5)
+    else:
+        x = (x - stats[0]) * torch.rsqrt(stats[1] + 1e-5)
     return x * (1.0 + scale[:, :, None, None]) + shift[:, :, None, None]
 
 
+@dataclass
+class NormStats:
+    """Per-layer instance-norm statistics of one forward pass: ``mean[i]``, ``var[i]`` are (B, C, 1, 1).
+
+    Pass an empty one to ``Generator.forward`` to record them (e.g. on a downscaled copy of a large image), then
+    the filled one to replay them, so that tiles of the large image share one set of statistics and show no seams.
+    """
+
+    mean: list[torch.Tensor] = field(default_factory=list)
+    var: list[torch.Tensor] = field(default_factory=list)
+
+    def layer(self, index: int, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Statistics for norm layer ``index``: recorded from (B, C, H, W) ``x`` on the first pass, then replayed."""
+        if index == len(self.mean):
+            var, mean = torch.var_mean(x, dim=(2, 3), correction=0, keepdim=True)
+            self.mean.append(mean)
+            self.var.append(var)
+        return self.mean[index], self.var[index]
+
+
 class Generator(ModelMixin, ConfigMixin):
-    """``forward(image, style_code, norm_delta=None)``: (B, 3, H, W) in [0, 1] -> (B, 3, H, W) in (0, 1).
+    """``forward(image, style_code, norm_delta=None, norm_stats=None)``: (B, 3, H, W) in [0, 1] -> same, in (0, 1).
 
     ``style_code`` is (B, code_dim) or (code_dim,); ``norm_delta`` (adapters) is (B or 1, norm_params).
     Any H, W: the input is reflect-padded to a multiple of 2**len(down) and cropped back.
+    ``norm_stats`` (optional, see :class:`NormStats`) records or replays the instance-norm statistics.
     The output is ``sigmoid(logit(image) + residual)``, so a zero residual returns the input exactly.
     """
 
@@ -61,7 +92,8 @@ class Generator(ModelMixin, ConfigMixin):
                 f"(one per downsampling), got {len(decoder_channels)}"
             )
         self.stem = ConvLayer(3, channels[0], 3)
-        self.down = nn.ModuleList(ConvLayer(a, b, 3, stride=2) for a, b in zip(channels[:-1], channels[1:]))
+        pairs = zip(channels[:-1], channels[1:], strict=True)
+        self.down = nn.ModuleList(ConvLayer(a, b, 3, stride=2) for a, b in pairs)
         width = channels[-1]
         self.res = nn.ModuleList(ConvLayer(width, width, 3) for _ in range(2 * num_res_blocks))
         ups, in_ch = [], width
@@ -74,7 +106,7 @@ class Generator(ModelMixin, ConfigMixin):
         self.style_mlp = nn.Sequential(
             nn.Linear(code_dim, mlp_hidden), nn.SiLU(), nn.Linear(mlp_hidden, 2 * sum(self.norm_sizes))
         )
-        nn.init.zeros_(self.style_mlp[-1].weight)
+        nn.init.normal_(self.style_mlp[-1].weight, std=1e-2)  # small, so codes get gradient from step one
         nn.init.zeros_(self.style_mlp[-1].bias)
         nn.init.zeros_(self.head.conv.weight)
         nn.init.zeros_(self.head.conv.bias)
@@ -102,16 +134,25 @@ class Generator(ModelMixin, ConfigMixin):
         return affine
 
     def forward(
-        self, image: torch.Tensor, style_code: torch.Tensor, norm_delta: torch.Tensor | None = None
+        self,
+        image: torch.Tensor,
+        style_code: torch.Tensor,
+        norm_delta: torch.Tensor | None = None,
+        norm_stats: NormStats | None = None,
     ) -> torch.Tensor:
         b, _, h, w = image.shape
         affine = self.norm_affine(style_code, norm_delta).expand(b, -1)
         scales, shifts = affine.split(sum(self.norm_sizes), dim=1)
-        scales = iter(scales.split(self.norm_sizes, dim=1))
-        shifts = iter(shifts.split(self.norm_sizes, dim=1))
+        pairs = zip(scales.split(self.norm_sizes, dim=1), shifts.split(self.norm_sizes, dim=1), strict=True)
+        layers = iter(enumerate(pairs))
+
+        def norm(x: torch.Tensor) -> torch.Tensor:
+            index, (scale, shift) = next(layers)
+            stats = None if norm_stats is None else norm_stats.layer(index, x)
+            return conditional_instance_norm(x, scale, shift, stats)
 
         def norm_act(x: torch.Tensor) -> torch.Tensor:
-            return F.relu(conditional_instance_norm(x, next(scales), next(shifts)))
+            return F.relu(norm(x))
 
         m = self.multiple
         pad_h, pad_w = (-h) % m, (-w) % m
@@ -126,7 +167,7 @@ class Generator(ModelMixin, ConfigMixin):
         for i in range(0, len(self.res), 2):
             skip = y
             y = norm_act(self.res[i](y))
-            y = conditional_instance_norm(self.res[i + 1](y), next(scales), next(shifts)) + skip
+            y = norm(self.res[i + 1](y)) + skip
         for layer in self.up:
             y = norm_act(layer(y))
         out = torch.sigmoid(logit + self.head(y))

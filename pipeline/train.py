@@ -49,11 +49,11 @@ class TrainConfig:
     crop: int = 128  # training crop side; content photos are rescaled to a short side in [crop*1.25, crop*2.5]
     style_long_side: int = 384  # style images are seen at this size (sets the texture scale)
     lr: float = 1e-3
-    code_lr: float = 3e-3
+    code_lr: float = 1e-2
     d_lr: float = 4e-4
     code_dim: int = 64
     style_weight: float = 4.0  # on the relative Gram loss, summed over STYLE_TAPS
-    content_weight: float = 1.0  # on the relative content loss
+    content_weight: float = 8.0  # on the relative content loss (1-2 lost faces in a first run)
     tv_weight: float = 0.5
     adv_weight: float = 0.05
     adv_start: int = 600

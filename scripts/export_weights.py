@@ -20,8 +20,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline import Discriminator, Generator, LossNet, PersonalStyle, PersonalStylePipeline  # noqa: E402
 from pipeline.train import TrainConfig, load_folder, style_targets  # noqa: E402
 
-# Style folders renamed after the first run started (labels only: same images); old run names map to new ones.
-RENAMED = {"op_art": "honeywave", "pixel_mosaic": "pixel_icons"}
 DESCRIPTIONS = {
     "photo": "Identity: the photo as it is (strength 0 of every style).",
     "cartoon": "Flat posterised colours with dark outlines.",
@@ -52,7 +50,6 @@ def main() -> None:
     parser.add_argument("--loss-net", type=Path, default=Path("weights/loss_net"))
     args = parser.parse_args()
     state = json.loads((args.run / "state.json").read_text())
-    state["styles"] = [RENAMED.get(name, name) for name in state["styles"]]
     cfg = TrainConfig(**{k: v for k, v in state["config"].items() if k in TrainConfig.__dataclass_fields__})
     loss_net = LossNet.from_pretrained(args.loss_net, dtype=torch.float32)
     generator = Generator.from_pretrained(args.run / "generator")

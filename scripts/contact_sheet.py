@@ -1,0 +1,80 @@
+"""Contact sheet of every built-in style on two portraits, plus the Gram-loss table per style.
+
+    python scripts/contact_sheet.py --weights weights --out assets/contact_sheet.jpg --table benchmarks/results/styles.md
+
+Portraits: scikit-image's astronaut (Eileen Collins, NASA, public domain) and matplotlib's Grace Hopper
+(US Navy, public domain), 384 px. The table gives, per style, the mean over layers of the relative Gram
+distance of the input and of the output to the style (lower = closer), their ratio, and the content distance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import matplotlib
+import skimage.data
+from PIL import Image, ImageDraw
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from pipeline import PersonalStylePipeline  # noqa: E402
+
+TILE = 192
+
+
+def portraits(size: int) -> list[Image.Image]:
+    astronaut = Image.fromarray(skimage.data.astronaut())
+    hopper = Image.open(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg").convert("RGB")
+    out = []
+    for image in (astronaut, hopper):
+        image = image.copy()
+        image.thumbnail((size, size), Image.Resampling.LANCZOS)
+        out.append(image)
+    return out
+
+
+def mean(values: dict[str, float]) -> float:
+    return sum(values.values()) / len(values)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", default="weights")
+    parser.add_argument("--size", type=int, default=384)
+    parser.add_argument("--out", type=Path, default=Path("assets/contact_sheet.jpg"))
+    parser.add_argument("--table", type=Path)
+    args = parser.parse_args()
+    pipe = PersonalStylePipeline.from_pretrained(args.weights)
+    pipe.set_progress_bar_config(disable=True)
+    inputs = portraits(args.size)
+    names = list(pipe.styles)
+    sheet = Image.new("RGB", (TILE * len(names), (TILE + 18) * len(inputs)), "white")
+    draw = ImageDraw.Draw(sheet)
+    rows = []
+    for col, name in enumerate(names):
+        out = pipe(inputs, style=name)
+        for row, image in enumerate(out.images):
+            tile = image.copy()
+            tile.thumbnail((TILE, TILE), Image.Resampling.LANCZOS)
+            y = row * (TILE + 18)
+            sheet.paste(tile, (col * TILE + (TILE - tile.width) // 2, y + 18))
+            draw.text((col * TILE + 4, y + 3), name, fill="black")
+        for portrait, metrics in zip(("astronaut", "hopper"), out.metrics):
+            before, after = mean(metrics["input_style_loss"]), mean(metrics["style_loss"])
+            rows.append((name, portrait, before, after, after / before, metrics["content_loss"]))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(args.out, quality=88)
+    lines = ["| style | portrait | Gram loss of input | Gram loss of output | output / input | content loss |",
+             "| --- | --- | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {n} | {p} | {b:.3f} | {a:.3f} | {r:.2f} | {c:.3f} |" for n, p, b, a, r, c in rows]
+    text = "\n".join(lines)
+    print(text)
+    print(f"\nwrote {args.out} ({sheet.width}x{sheet.height})")
+    if args.table:
+        args.table.parent.mkdir(parents=True, exist_ok=True)
+        args.table.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
