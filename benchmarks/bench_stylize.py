@@ -56,10 +56,10 @@ def main() -> None:
     for size in args.sizes:
         image = base.resize((size, size), Image.Resampling.LANCZOS)
 
-        def ours() -> None:
+        def ours(image: Image.Image = image) -> None:
             pipe(image, style=args.style, metrics=False)
 
-        def theirs() -> None:
+        def theirs(image: Image.Image = image, size: int = size) -> None:
             peer.stylize(image, style=args.peer_style, max_size=size)
 
         ours(), theirs()  # warm-up (graph/session creation, allocator)
