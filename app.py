@@ -1,0 +1,429 @@
+"""Personal Style Studio, the Gradio app: stylize a selfie, learn a style from a few pictures, share it.
+
+This file only builds and wires the UI; the work is in ``pipeline/studio.py``. ``build_demo(pipe)`` takes any
+``PersonalStylePipeline`` (tests pass a tiny one); nothing is loaded at import time.
+
+    python app.py                       # the weights in weights/, on http://127.0.0.1:7860
+    python app.py --share               # and a public gradio.live link
+    python app.py --weights user/repo   # a pipeline from the Hub
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import functools
+import inspect
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+from PIL import Image
+
+from pipeline import PersonalStyle, PersonalStylePipeline, load_image, studio
+from pipeline.images import ImageError
+from pipeline.style import StyleError
+
+ROOT = Path(__file__).resolve().parent
+EXAMPLES = sorted((ROOT / "assets" / "examples").glob("*.jpg"))
+MAX_FILE_SIZE = "10mb"  # per upload, enforced by the server before any handler runs
+STYLIZE_CONCURRENCY = 2  # stylize/preview calls at once (they share the device); learning runs one at a time
+QUEUE_SIZE = 32
+NO_MIX = ("none", "")
+ON_SPACES = bool(os.environ.get("SPACE_ID"))
+logger = logging.getLogger("personal_style_studio")
+
+INTRO = """# Personal Style Studio
+Restyle a selfie with a built-in look, **learn your own look** from a few pictures, and share it on the Hugging
+Face Hub. The numbers under the result are Gram-loss distances to the style (lower = closer)."""
+
+
+# --- glue: uploads in, readable errors out -------------------------------------------------------------------
+def readable_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn every failure of a handler (a function or a generator) into a ``gr.Error`` with a plain message."""
+
+    def translate(exc: Exception) -> gr.Error:
+        if isinstance(exc, gr.Error):
+            return exc
+        if isinstance(exc, (ImageError, StyleError, studio.StudioError, ValueError)):
+            return gr.Error(str(exc))
+        logger.exception("unexpected failure in %s", fn.__name__)
+        return gr.Error(f"Something went wrong ({type(exc).__name__}); please try again.")
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def stream(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as exc:
+                raise translate(exc) from None
+
+        return stream
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            raise translate(exc) from None
+
+    return call
+
+
+def uploads(value: Any) -> list[tuple[str, str]]:
+    """A raw (not preprocessed) upload value -> [(server path, name the user gave it)]."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [item for v in value for item in uploads(v)]
+    if isinstance(value, str):
+        return [(value, Path(value).name)]
+    if isinstance(value, dict) and value.get("path"):
+        return [(value["path"], value.get("orig_name") or Path(value["path"]).name)]
+    if isinstance(value, dict) and str(value.get("url", "")).startswith("data:"):
+        return [(value["url"], "webcam image")]
+    raise ImageError("could not read the upload; please upload the image again")
+
+
+def upload_images(value: Any, max_side: int | None = None) -> list[Image.Image]:
+    images = []
+    for path, name in uploads(value):
+        if path.startswith("data:"):
+            images.append(load_image(base64.b64decode(path.partition(",")[2])))
+        else:
+            images.append(studio.load_upload(path, name, max_side))
+    return images
+
+
+def upload_image(value: Any, what: str = "a selfie", max_side: int | None = None) -> Image.Image:
+    images = upload_images(value, max_side)
+    if not images:
+        raise studio.StudioError(f"upload {what} first")
+    return images[0]
+
+
+def style_choices(pipe: PersonalStylePipeline, session_styles: dict[str, PersonalStyle]) -> list[tuple[str, str]]:
+    return [(name, name) for name in pipe.styles] + [(f"{name} (yours)", name) for name in session_styles]
+
+
+# --- handlers: UI values in, UI values out ------------------------------------------------------------------------
+class Handlers:
+    """The event handlers for one pipeline. Session data lives in ``gr.State``; the only shared mutable thing
+    here is the stop flag per running learn job, keyed by the session that started it."""
+
+    def __init__(self, pipe: PersonalStylePipeline, portrait: Image.Image) -> None:
+        self.pipe = pipe
+        self.portrait = portrait
+        self.stop_flags: dict[str, threading.Event] = {}
+
+    @readable_errors
+    def stylize(
+        self,
+        selfie: Any,
+        style_name: str,
+        mix_with: str,
+        mix_ratio: float,
+        strength: float,
+        preserve_color: bool,
+        session_styles: dict[str, PersonalStyle],
+    ) -> tuple[Image.Image, pd.DataFrame, pd.DataFrame]:
+        image = upload_image(selfie, max_side=studio.MAX_SIDE)
+        style = studio.resolve_style(self.pipe, style_name, session_styles, mix_with, float(mix_ratio or 0))
+        result = studio.stylize(self.pipe, image, style, float(strength), bool(preserve_color))
+        return result.image, result.table, result.chart
+
+    def pick_from_gallery(self, evt: gr.SelectData) -> str:
+        return list(self.pipe.styles)[evt.index]
+
+    def preview_portrait(self, content: Any, selfie: Any) -> Image.Image:
+        """The portrait previews are shown on: the first own selfie, else the Stylize tab's, else a sample."""
+        for value in (content, selfie):
+            images = upload_images(value, max_side=studio.THUMB_SIDE * 2)
+            if images:
+                return images[0]
+        return self.portrait
+
+    @readable_errors
+    def zero_shot(self, samples: Any, content: Any, selfie: Any) -> Image.Image | None:
+        sample_images = upload_images(samples, max_side=512)
+        if not sample_images:
+            return None
+        return studio.zero_shot_preview(self.pipe, sample_images, self.preview_portrait(content, selfie))
+
+    def arm_stop(self, request: gr.Request) -> None:
+        self.stop_flags[request.session_hash] = threading.Event()
+
+    def stop(self, request: gr.Request) -> None:
+        flag = self.stop_flags.get(request.session_hash)
+        if flag is not None:
+            flag.set()
+
+    @readable_errors
+    def learn(
+        self,
+        samples: Any,
+        content: Any,
+        before: Any,
+        after: Any,
+        name: str,
+        quality: str,
+        steps: float | None,
+        size: float | None,
+        seed: float | None,
+        selfie: Any,
+        session_styles: dict[str, PersonalStyle],
+        request: gr.Request,
+        progress: gr.Progress = gr.Progress(),
+    ) -> Iterator[tuple[Any, ...]]:
+        name = studio.check_style_name(name, self.pipe)
+        sample_images = upload_images(samples, max_side=1024)
+        before_images, after_images = upload_images(before, 1024), upload_images(after, 1024)
+        if len(before_images) != len(after_images):
+            raise studio.StudioError(f"give as many 'after' as 'before' pictures ({len(before_images)} vs {len(after_images)})")
+        content_images = upload_images(content, max_side=1024)
+        session = request.session_hash or "anonymous"
+        stop = self.stop_flags.setdefault(session, threading.Event())
+        history: list[studio.LearnUpdate] = []
+        skip = gr.skip()
+        try:
+            for update in studio.learn_stream(
+                self.pipe, sample_images, name=name, quality=quality, content=content_images,
+                pairs=list(zip(before_images, after_images, strict=True)), steps=int(steps or 0) or None,
+                size=int(size or 0) or None, seed=int(seed or 0), stop=stop,
+            ):
+                if update.style is None:
+                    history.append(update)
+                    progress((update.step, update.total), desc=f"Learning {name!r}", unit="steps")
+                    preview = update.preview if update.preview is not None else skip
+                    yield (preview, learn_status(update, stop.is_set()), studio.loss_history(history), *[skip] * 6)
+                    continue
+                styles = {**session_styles, name: update.style}
+                result = studio.stylize(self.pipe, self.preview_portrait(content, selfie), update.style)
+                table, chart = studio.learned_metrics(update.style)
+                choices = style_choices(self.pipe, styles)
+                yield (
+                    result.image, learn_status(update), studio.loss_history(history),
+                    table, styles, gr.update(choices=choices, value=name),
+                    gr.update(choices=[NO_MIX, *choices]), gr.update(choices=list(styles), value=name), chart,
+                )
+        finally:
+            if self.stop_flags.get(session) is stop:
+                del self.stop_flags[session]
+
+    def forget_session(self, request: gr.Request) -> None:
+        """The tab closed: stop its learning job, if any."""
+        self.stop(request)
+
+    @readable_errors
+    def load_from_hub(self, repo_id: str, session_styles: dict[str, PersonalStyle]) -> tuple[Any, ...]:
+        style = studio.load_hub_style(self.pipe, repo_id)
+        styles = {**session_styles, style.name: style}
+        choices = style_choices(self.pipe, styles)
+        return (
+            styles, gr.update(choices=choices, value=style.name), gr.update(choices=[NO_MIX, *choices]),
+            gr.update(choices=list(styles), value=style.name), f"Loaded **{style.name}** from `{repo_id.strip()}`.",
+        )
+
+    @readable_errors
+    def push(
+        self,
+        style_name: str,
+        repo_id: str,
+        private: bool,
+        token_text: str,
+        session_styles: dict[str, PersonalStyle],
+        oauth_token: gr.OAuthToken | None,
+    ) -> str:
+        if style_name not in session_styles:
+            raise studio.StudioError("learn a style (or load one) in this session first, then pick it here")
+        token = oauth_token.token if oauth_token is not None else (token_text or "").strip()
+        url = studio.push_style(session_styles[style_name], repo_id, token, bool(private))
+        return f"Pushed **{style_name}** to [{url}]({url})."
+
+
+def learn_status(update: studio.LearnUpdate, stopping: bool = False) -> str:
+    """Progress text for the Learn tab: step, time, ETA and the latest losses; or how the run ended."""
+    if update.style is not None:
+        how = "stopped early; kept the best so far" if update.style.metadata.get("cancelled") else "done"
+        return (
+            f"**{update.style.name}**: {how} after {update.step}/{update.total} steps in {update.elapsed:.0f} s. "
+            "Selected in the Stylize tab."
+        )
+    eta = "" if update.eta is None else f" · about {update.eta:.0f} s left"
+    losses = " · ".join(f"{term} {value:.3g}" for term, value in update.losses.items())
+    return f"Step {update.step}/{update.total} · {update.elapsed:.0f} s{eta}{' · stopping…' if stopping else ''}  \n{losses}"
+
+
+# --- the UI ------------------------------------------------------------------------------------------------------
+def build_demo(pipe: PersonalStylePipeline, examples: list[Path] | None = None) -> gr.Blocks:
+    """The whole app for ``pipe``; the style gallery is rendered here, once."""
+    examples = EXAMPLES if examples is None else examples
+    portrait = load_image(examples[0]) if examples else Image.new("RGB", (256, 256), (128, 128, 128))
+    handlers = Handlers(pipe, portrait)
+    names = list(pipe.styles)
+    thumbnails = studio.style_gallery(pipe, portrait)
+    first_style = next((n for n in names if n != "photo"), names[0] if names else None)
+    bank = style_choices(pipe, {})
+
+    with gr.Blocks(title="Personal Style Studio", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
+        session_styles = gr.State({})
+        gr.Markdown(INTRO)
+        with gr.Tabs():
+            with gr.Tab("Stylize", id="stylize"):
+                with gr.Row():
+                    with gr.Column():
+                        selfie = gr.Image(
+                            label="Your selfie", sources=["upload", "webcam", "clipboard"], type="filepath",
+                            height=360, elem_id="selfie",
+                        )
+                        style = gr.Dropdown(bank, value=first_style, label="Style", elem_id="style")
+                        gallery = gr.Gallery(
+                            thumbnails, label="Built-in styles: click one to pick it", columns=6, height=240,
+                            allow_preview=False, object_fit="cover", buttons=[],
+                        )
+                        with gr.Row():
+                            strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength")
+                            preserve_color = gr.Checkbox(label="Keep my colours")
+                        with gr.Accordion("Mix two styles", open=False):
+                            mix_with = gr.Dropdown([NO_MIX, *bank], value="", label="Mix with")
+                            mix_ratio = gr.Slider(0, 1, value=0.5, step=0.05, label="Share of the second style")
+                        with gr.Accordion("A style from the Hub", open=False):
+                            with gr.Row():
+                                hub_repo = gr.Textbox(label="Repo id", placeholder="user/style-name", scale=3)
+                                hub_load = gr.Button("Load", scale=1)
+                            hub_message = gr.Markdown()
+                        run = gr.Button("Stylize", variant="primary", elem_id="stylize-button")
+                    with gr.Column():
+                        output = gr.Image(
+                            label="Stylized", format="png", interactive=False, height=360,
+                            buttons=["download", "fullscreen"], elem_id="output",
+                        )
+                        table = gr.Dataframe(
+                            label="Gram-loss metrics: relative distance to the style (lower = closer)",
+                            headers=["measure", "input", "output"], interactive=False,
+                        )
+                        chart = gr.BarPlot(
+                            x="bar", y="distance", color="image", label="Distance to the style, per layer",
+                            x_title="layer", y_title="relative Gram distance", height=240,
+                        )
+                examples_block = gr.Examples(
+                    [[str(p), first_style] for p in examples], inputs=[selfie, style], label="Try a sample portrait",
+                    example_labels=[p.stem.replace("_", " ") for p in examples],
+                )
+
+            with gr.Tab("Learn my style", id="learn"):
+                with gr.Row():
+                    with gr.Column():
+                        samples = gr.File(
+                            label=f"Style samples (1–{studio.MAX_SAMPLES} pictures in the look you want)",
+                            file_count="multiple", file_types=["image"], elem_id="samples",
+                        )
+                        with gr.Accordion("Optional: your selfies, before/after pairs", open=False):
+                            content = gr.File(label="A few of your own selfies", file_count="multiple", file_types=["image"])
+                            with gr.Row():
+                                before = gr.File(label="Before", file_count="multiple", file_types=["image"])
+                                after = gr.File(label="After (same order)", file_count="multiple", file_types=["image"])
+                        with gr.Row():
+                            name = gr.Textbox(label="Name", value="my-style")
+                            quality = gr.Radio(list(studio.QUALITIES), value="fast", label="Quality")
+                        with gr.Accordion("Advanced", open=False):
+                            with gr.Row():
+                                steps = gr.Number(0, precision=0, minimum=0, label="Steps (0 = preset)")
+                                size = gr.Number(0, precision=0, minimum=0, label="Training size, px (0 = preset)")
+                                seed = gr.Number(0, precision=0, minimum=0, label="Seed")
+                        with gr.Row():
+                            learn_button = gr.Button("Learn", variant="primary", elem_id="learn-button")
+                            stop_button = gr.Button("Stop", variant="stop")
+                    with gr.Column():
+                        preview = gr.Image(label="Preview", interactive=False, height=300, format="png")
+                        status = gr.Markdown("Upload samples: a preview appears at once; **Learn** refines it.")
+                        loss_plot = gr.LinePlot(
+                            x="step", y="relative", color="loss", label="Losses (relative to the first step)",
+                            height=220,
+                        )
+                        learn_table = gr.Dataframe(label="Metrics of the learned style", interactive=False)
+                        learn_chart = gr.BarPlot(x="bar", y="distance", color="image", label="Distance to the style, per layer", height=200)
+
+            with gr.Tab("Share", id="share"):
+                gr.Markdown("Push a style you learned (or loaded) in this session to the Hub, or load one.")
+                share_style = gr.Dropdown([], label="Style to push")
+                with gr.Row():
+                    repo_id = gr.Textbox(label="Repo id", placeholder="your-name/my-style", scale=3)
+                    private = gr.Checkbox(value=True, label="Private", scale=1)
+                if ON_SPACES:
+                    gr.LoginButton()
+                token = gr.Textbox(
+                    label="Hugging Face write token", type="password", placeholder="hf_…", visible=not ON_SPACES,
+                    info="Used for this push only: not stored, not logged, cleared afterwards.",
+                )
+                push_button = gr.Button("Push to the Hub", variant="primary")
+                push_message = gr.Markdown()
+                gr.Markdown("### Load a style from the Hub")
+                with gr.Row():
+                    share_repo = gr.Textbox(label="Repo id", placeholder="user/style-name", scale=3)
+                    share_load = gr.Button("Load", scale=1)
+                share_message = gr.Markdown()
+
+        # --- wiring -------------------------------------------------------------------------------------------
+        stylize_inputs = [selfie, style, mix_with, mix_ratio, strength, preserve_color, session_styles]
+        stylize_outputs = [output, table, chart]
+        work = dict(preprocess=False, concurrency_id="stylize", concurrency_limit=STYLIZE_CONCURRENCY)
+        run.click(handlers.stylize, stylize_inputs, stylize_outputs, api_name="stylize", **work)
+        examples_block.load_input_event.then(handlers.stylize, stylize_inputs, stylize_outputs, api_visibility="private", **work)
+        gallery.select(handlers.pick_from_gallery, None, style, api_visibility="private", queue=False)
+
+        gr.on([samples.upload, content.upload], handlers.zero_shot, [samples, content, selfie], preview, api_name="preview", **work)
+        learn_outputs = [preview, status, loss_plot, learn_table, session_styles, style, mix_with, share_style, learn_chart]
+        learn_button.click(handlers.arm_stop, None, None, queue=False, api_visibility="private").then(
+            handlers.learn,
+            [samples, content, before, after, name, quality, steps, size, seed, selfie, session_styles],
+            learn_outputs, api_name="learn", preprocess=False, concurrency_id="learn", concurrency_limit=1,
+            show_progress_on=[status],
+        )
+        stop_button.click(handlers.stop, None, None, queue=False, api_name="stop")
+        demo.unload(handlers.forget_session)
+
+        loaded = [session_styles, style, mix_with, share_style]
+        hub_load.click(handlers.load_from_hub, [hub_repo, session_styles], [*loaded, hub_message], api_name="load_style")
+        share_load.click(handlers.load_from_hub, [share_repo, session_styles], [*loaded, share_message], api_visibility="private")
+        push_button.click(
+            handlers.push, [share_style, repo_id, private, token, session_styles], push_message, api_name="push"
+        ).then(lambda: "", None, token, queue=False, api_visibility="private")
+    return demo
+
+
+def serve(demo: gr.Blocks, *, host: str | None = None, port: int | None = None, share: bool = False,
+          prevent_thread_lock: bool = False) -> gr.Blocks:
+    """Queue with limits, then launch: stylize runs ``STYLIZE_CONCURRENCY`` at a time, learning one at a time."""
+    demo.queue(default_concurrency_limit=STYLIZE_CONCURRENCY, max_size=QUEUE_SIZE)
+    demo.launch(
+        server_name=host, server_port=port, share=share, max_file_size=MAX_FILE_SIZE,
+        prevent_thread_lock=prevent_thread_lock, footer_links=["api", "gradio"], theme=gr.themes.Soft(),
+    )
+    return demo
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Personal Style Studio (Gradio app)")
+    parser.add_argument("--weights", default=str(ROOT / "weights"), help="pipeline folder or Hub repo id")
+    parser.add_argument("--host", default=None, help="address to bind (default: 127.0.0.1, or Gradio's env setting)")
+    parser.add_argument("--port", type=int, default=None, help="port (default: 7860 or the next free one)")
+    parser.add_argument("--share", action="store_true", help="also print a public gradio.live link")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    pipe = PersonalStylePipeline.from_pretrained(args.weights)
+    import torch
+
+    if torch.cuda.is_available():
+        pipe.to("cuda")
+    serve(build_demo(pipe), host=args.host, port=args.port, share=args.share)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""The launched app over loopback, driven by ``gradio_client`` as a remote user would (after gradio's own tests)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import gradio as gr
+import httpx
+import pytest
+from conftest import ROOT
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from hub_server import FakeHub, User
+from PIL import Image
+from test_hub import use_endpoint
+
+import app
+
+ASTRONAUT = ROOT / "assets" / "examples" / "astronaut.jpg"
+HOPPER = ROOT / "assets" / "examples" / "grace_hopper.jpg"
+TOKEN = "hf_appWRITE0123456789abcdefghijKLMNOPQ"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(tiny_pipe) -> Iterator[gr.Blocks]:
+    """``build_demo(tiny_pipe)`` served on 127.0.0.1 with the app's queue and upload limits; closed afterwards."""
+    demo = app.serve(app.build_demo(tiny_pipe), host="127.0.0.1", port=free_port(), prevent_thread_lock=True)
+    try:
+        yield demo
+    finally:
+        demo.close()
+
+
+@pytest.fixture
+def server(served) -> str:
+    return served.local_url
+
+
+def client(url: str) -> Client:
+    """A new visitor: each client is its own Gradio session."""
+    return Client(url, verbose=False, download_files=False)
+
+
+def stylize(c: Client, image: Path, style: str, **kwargs) -> tuple:
+    args = dict(mix_with="", mix_ratio=0.5, strength=1.0, preserve_color=False) | kwargs
+    return c.predict(handle_file(str(image)), style, *args.values(), api_name="/stylize")
+
+
+def learn(c: Client, name: str = "mine") -> tuple:
+    samples, content = [handle_file(str(HOPPER))], [handle_file(str(ASTRONAUT))]
+    return c.predict(samples, content, None, None, name, "fast", 2, 64, 0, None, api_name="/learn")
+
+
+def test_stylize_with_a_built_in_style_returns_image_and_metrics(server):
+    image, table, chart = stylize(client(server), ASTRONAUT, "warm", strength=0.7, preserve_color=True)
+    assert Image.open(image["path"]).size == Image.open(ASTRONAUT).size
+    assert table["headers"] == ["measure", "input", "output"] and len(table["data"]) == 4
+    assert [row[0] for row in table["data"]][-1] == "content distance · relu2_2"
+    assert all(isinstance(v, float) and v >= 0 for row in table["data"] for v in row[1:])
+    assert len(chart["data"]) == 6 and chart["mark"] == "bar"
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [(b"GIF89a but not really a picture", "not a readable image"), (ASTRONAUT.read_bytes()[:4000], "truncated")],
+    ids=["not-an-image", "truncated-jpeg"],
+)
+def test_bad_upload_gives_a_readable_error(server, tmp_path, content, reason):
+    bad = tmp_path / "holiday.jpg"
+    bad.write_bytes(content)
+    with pytest.raises(AppError) as info:
+        stylize(client(server), bad, "warm")
+    message = str(info.value)
+    assert "holiday.jpg" in message and reason in message
+    assert "Traceback" not in message and "/tmp/" not in message and str(tmp_path) not in message
+
+
+def test_missing_selfie_and_unknown_style_are_readable_errors(server):
+    c = client(server)
+    with pytest.raises(AppError, match="upload a selfie first"):
+        c.predict(None, "warm", "", 0.5, 1.0, False, api_name="/stylize")
+    with pytest.raises(AppError, match="unknown style 'nope'"):
+        stylize(c, ASTRONAUT, "nope")
+
+
+def test_learn_on_tiny_settings_then_stylize_with_it_in_that_session_only(server):
+    me, someone_else = client(server), client(server)
+    preview, status, losses, table, *_, chart = learn(me)
+    assert Image.open(preview["path"]).size == (320, 320)  # the learned look on the (shrunk) selfie given
+    assert "**mine**: done after 2/2 steps" in status
+    assert {row[1] for row in losses["data"]} >= {"style", "content"}
+    assert table["headers"] == ["measure", "input", "zero-shot", "learned"] and len(chart["data"]) == 9
+    _, metrics, _ = stylize(me, ASTRONAUT, "mine")
+    assert len(metrics["data"]) == 4
+    with pytest.raises(AppError, match="unknown style 'mine'"):
+        stylize(someone_else, ASTRONAUT, "mine")
+    with pytest.raises(AppError, match="is a built-in style"):
+        learn(me, name="warm")
+
+
+def test_instant_preview_from_the_samples(server):
+    preview = client(server).predict([handle_file(str(HOPPER))], None, None, api_name="/preview")
+    assert Image.open(preview["path"]).size == Image.open(ASTRONAUT).size  # shown on the sample portrait
+
+
+def test_push_with_a_token_then_another_visitor_loads_it_by_repo_id(server, monkeypatch, tmp_path):
+    with FakeHub({TOKEN: User("alice")}) as hub:
+        use_endpoint(monkeypatch, hub.url, tmp_path / "hf")
+        me, visitor = client(server), client(server)
+        with pytest.raises(AppError, match="not in the list of choices"):  # nothing learned in this session yet
+            me.predict("mine", "alice/mine", False, TOKEN, api_name="/push")
+        learn(me)
+        with pytest.raises(AppError, match="sign in with Hugging Face, or paste a write token"):
+            me.predict("mine", "alice/mine", False, "", api_name="/push")
+        message = me.predict("mine", "alice/mine", False, TOKEN, api_name="/push")
+        assert "alice/mine" in message and TOKEN not in message and "alice/mine" in hub.repos
+        *_, loaded_message = visitor.predict("alice/mine", api_name="/load_style")
+        assert "Loaded **mine**" in loaded_message
+        _, metrics, _ = stylize(visitor, ASTRONAUT, "mine")
+        assert len(metrics["data"]) == 4
+        with pytest.raises(AppError, match="not a Hub repo id"):
+            visitor.predict("../../etc", api_name="/load_style")
+
+
+def test_queue_limits_and_upload_size_limit(served):
+    limits = {fn.api_name: (fn.concurrency_limit, fn.concurrency_id) for fn in served.fns.values()}
+    assert limits["stylize"][0] == limits["preview"][0] == app.STYLIZE_CONCURRENCY
+    assert limits["stylize"][1] == limits["preview"][1] != limits["learn"][1] and limits["learn"][0] == 1
+    assert served.max_file_size == 10 * 1024 * 1024
+    huge = b"\xff\xd8" + b"\0" * (11 * 1024 * 1024)  # posted directly: gradio_client would refuse it itself
+    answer = httpx.post(f"{served.local_url}gradio_api/upload", files={"files": ("huge.jpg", huge)}, timeout=60)
+    assert answer.status_code == 413 and "maximum" in answer.text
