@@ -1,9 +1,11 @@
 """Safe image loading and conversion: the only way images enter the project.
 
-``load_image`` accepts a path, bytes, a file object, a PIL image or an (H, W[, C]) uint8/float array and returns
-an RGB PIL image, honouring EXIF orientation, flattening alpha onto white, converting CMYK, 16-bit, palette and
-greyscale modes, taking the first frame of animations (and saying so), refusing decompression bombs and
-truncated files with an :class:`ImageError` that names the input.
+``load_image`` accepts a path, bytes, a file object, a PIL image or an (H, W[, C]) uint8/uint16/float array and
+returns an RGB PIL image: EXIF orientation applied, an embedded ICC profile (e.g. a phone's Display P3)
+converted to sRGB, alpha flattened onto white, CMYK, LAB, 16-bit, 32-bit, palette, bilevel and greyscale modes
+converted, the first frame of an animation taken (with a warning); decompression bombs (more than ``max_pixels``,
+judged from the header before any pixel is decoded), truncated or corrupt files and tiny images are refused with
+an :class:`ImageError` that names the input and the reason.
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ import io
 import os
 import warnings
 from pathlib import Path
-from typing import IO, Union
+from typing import IO
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 MAX_PIXELS = 40_000_000  # larger inputs are refused (decompression-bomb guard); about 7700 x 5200
 MIN_SIDE = 16
-ImageInput = Union[str, os.PathLike, bytes, IO[bytes], Image.Image, np.ndarray]
+ImageInput = str | os.PathLike | bytes | bytearray | IO[bytes] | Image.Image | np.ndarray
+_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
 class ImageError(ValueError):
@@ -30,7 +33,7 @@ class ImageError(ValueError):
 def _describe(source: ImageInput) -> str:
     if isinstance(source, (str, os.PathLike)):
         return str(source)
-    if isinstance(source, bytes):
+    if isinstance(source, (bytes, bytearray)):
         return f"<{len(source)} bytes>"
     if isinstance(source, Image.Image):
         return f"<PIL image {source.mode} {source.size[0]}x{source.size[1]}>"
@@ -39,73 +42,169 @@ def _describe(source: ImageInput) -> str:
     return f"<{type(source).__name__}>"
 
 
+def _check_pixels(name: str, size: tuple[int, int], max_pixels: int) -> None:
+    w, h = size
+    if w * h > max_pixels:
+        raise ImageError(f"{name}: {w}x{h} is {w * h / 1e6:.0f} MP; the limit is {max_pixels / 1e6:.0f} MP")
+
+
 def _from_array(array: np.ndarray, name: str) -> Image.Image:
+    """(H, W), (H, W, 1), (H, W, 3) or (H, W, 4) uint8, uint16 (full range) or float in [0, 1] -> PIL image."""
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
         raise ImageError(f"{name}: expected an (H, W), (H, W, 3) or (H, W, 4) array")
+    if array.dtype == np.uint16:
+        array = array.astype(np.float32) / 65535.0
     if array.dtype != np.uint8:
         if not np.issubdtype(array.dtype, np.floating) or not np.isfinite(array).all():
-            raise ImageError(f"{name}: arrays must be uint8, or finite floats in [0, 1]")
+            raise ImageError(f"{name}: arrays must be uint8, uint16, or finite floats in [0, 1]")
         array = (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    return Image.fromarray(array)
+    return Image.fromarray(np.ascontiguousarray(array))
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        array = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if array.max() > 255 else 255.0
-        image = Image.fromarray((np.clip(array / top, 0, 1) * 255 + 0.5).astype(np.uint8))
-    elif image.mode == "F":
-        image = Image.fromarray((np.clip(np.asarray(image), 0, 1) * 255 + 0.5).astype(np.uint8))
+def _to_8bit(image: Image.Image) -> Image.Image:
+    """Integer and float single-channel modes -> "L": I;16* by 65535, "I" by 65535 when it exceeds 255 (16-bit
+    data) else by 255, "F" by its maximum when that exceeds 1."""
+    array = np.asarray(image, dtype=np.float64)
+    if image.mode.startswith("I;16"):
+        top = 65535.0
+    elif image.mode == "I":
+        top = 65535.0 if array.max(initial=0) > 255 else 255.0
+    else:
+        top = max(1.0, float(np.nanmax(array, initial=0)))
+    return Image.fromarray((np.clip(np.nan_to_num(array / top), 0, 1) * 255 + 0.5).astype(np.uint8))
+
+
+def _to_srgb(image: Image.Image, name: str) -> Image.Image:
+    """Apply an embedded ICC profile (RGB or CMYK) so the pixels are sRGB; LAB images through a LAB profile."""
+    try:
+        if image.mode == "LAB":
+            return ImageCms.applyTransform(image, ImageCms.buildTransform(ImageCms.createProfile("LAB"), _SRGB, "LAB", "RGB"))
+        icc = image.info.get("icc_profile")
+        if icc and image.mode in ("RGB", "CMYK"):
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            return ImageCms.applyTransform(image, ImageCms.buildTransform(source, _SRGB, image.mode, "RGB"))
+    except (ImageCms.PyCMSError, OSError, ValueError) as exc:
+        if image.mode == "LAB":
+            raise ImageError(f"{name}: cannot convert LAB to RGB ({exc})") from None
+        warnings.warn(f"{name}: ignoring an unusable ICC colour profile ({exc})", stacklevel=3)
+    return image
+
+
+def _to_rgb(image: Image.Image, name: str) -> Image.Image:
+    """Any PIL mode -> RGB; transparent pixels become white."""
+    if image.mode.startswith("I") or image.mode == "F":
+        image = _to_8bit(image)
+    image = _to_srgb(image, name)
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
-    return image.convert("RGB")
+    try:
+        return image.convert("RGB")
+    except ValueError as exc:
+        raise ImageError(f"{name}: cannot convert mode {image.mode} to RGB ({exc})") from None
+
+
+def _orient(image: Image.Image, name: str) -> Image.Image:
+    """Apply the EXIF orientation (a copy); a malformed EXIF block is ignored with a warning."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception as exc:  # a malformed EXIF block must not lose the picture
+        warnings.warn(f"{name}: ignoring unreadable EXIF orientation ({exc})", stacklevel=3)
+        return image
+
+
+def _open(source: str | os.PathLike | bytes | bytearray | IO[bytes], name: str, max_pixels: int) -> Image.Image:
+    """Decode a file, bytes or a file object: size checked from the header first, first frame only."""
+    if isinstance(source, (str, os.PathLike)) and not Path(source).is_file():
+        raise ImageError(f"{name}: no such file")
+    fp = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(fp) as opened:
+                _check_pixels(name, opened.size, max_pixels)
+                if getattr(opened, "is_animated", False):
+                    warnings.warn(f"{name}: animated image; using its first frame", stacklevel=3)
+                    opened.seek(0)
+                opened.load()
+                return _orient(opened, name)
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"{name}: refused as a possible decompression bomb ({exc})") from None  # > 89 MP
+    except UnidentifiedImageError:
+        raise ImageError(f"{name}: not a readable image (unknown or unsupported format)") from None
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
+        raise ImageError(f"{name}: corrupt or truncated image ({exc})") from None
 
 
 def load_image(source: ImageInput, max_pixels: int = MAX_PIXELS, min_side: int = MIN_SIDE) -> Image.Image:
-    """Any supported input -> an RGB PIL image, or :class:`ImageError` with the reason."""
+    """Any supported input -> a new RGB PIL image (the input is never modified), or :class:`ImageError`."""
     name = _describe(source)
     if isinstance(source, np.ndarray):
+        _check_pixels(name, source.shape[1::-1], max_pixels)
         image = _from_array(source, name)
     elif isinstance(source, Image.Image):
-        image = source
+        _check_pixels(name, source.size, max_pixels)
+        image = _orient(source, name)
     else:
-        if isinstance(source, (str, os.PathLike)) and not Path(source).is_file():
-            raise ImageError(f"{name}: no such file")
-        fp = io.BytesIO(source) if isinstance(source, bytes) else source
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                image = Image.open(fp)
-                w, h = image.size
-                if w * h > max_pixels:
-                    raise ImageError(f"{name}: {w}x{h} is {w * h / 1e6:.0f} MP; the limit is {max_pixels / 1e6:.0f} MP")
-                if getattr(image, "n_frames", 1) > 1:
-                    warnings.warn(f"{name}: animated image with {image.n_frames} frames; using the first", stacklevel=2)
-                    image.seek(0)
-                image.load()
-        except ImageError:
-            raise
-        except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ImageError(f"{name}: not a readable image ({exc.__class__.__name__}: {exc})") from None
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise ImageError(f"{name}: corrupt or truncated image ({exc})") from None
-    w, h = image.size
-    if w * h > max_pixels:
-        raise ImageError(f"{name}: {w}x{h} is {w * h / 1e6:.0f} MP; the limit is {max_pixels / 1e6:.0f} MP")
-    try:
-        image = ImageOps.exif_transpose(image)
-    except Exception as exc:  # a malformed EXIF block must not lose the picture
-        warnings.warn(f"{name}: ignoring unreadable EXIF orientation ({exc})", stacklevel=2)
-    image = _to_rgb(image)
+        image = _open(source, name, max_pixels)
+    _check_pixels(name, image.size, max_pixels)
+    image = _to_rgb(image, name)
     if min(image.size) < min_side:
         raise ImageError(f"{name}: {image.size[0]}x{image.size[1]} is too small; both sides need {min_side} px or more")
     return image
+
+
+def load_mask(mask: np.ndarray | Image.Image, size: tuple[int, int]) -> np.ndarray:
+    """A region mask -> (H, W) float32 in [0, 1] for an image of ``size`` (W, H); 1 = stylise, 0 = keep.
+
+    Accepts a PIL image (L, RGB and the like by luminance; RGBA/LA as luminance times alpha, so strokes painted
+    on a transparent layer count and the rest does not) or an (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) array:
+    bool, uint8 (0-255) or float in [0, 1]. Any size: resized (bilinear) to ``size``; values within 1e-4 of 0 or
+    1 are snapped so that fully painted and unpainted regions are exact. Raises ``ValueError`` on anything else.
+    """
+    if isinstance(mask, np.ndarray):
+        if mask.ndim == 3 and mask.shape[2] == 1:
+            mask = mask[..., 0]
+        if mask.ndim not in (2, 3) or (mask.ndim == 3 and mask.shape[2] not in (3, 4)) or 0 in mask.shape:
+            raise ValueError(f"mask: expected an (H, W), (H, W, 3) or (H, W, 4) array, got shape {mask.shape}")
+        if mask.dtype == np.bool_:
+            mask = mask.astype(np.float32)
+        elif mask.dtype == np.uint8:
+            mask = mask.astype(np.float32) / 255.0
+        elif np.issubdtype(mask.dtype, np.floating):
+            if not np.isfinite(mask).all() or mask.min() < 0.0 or mask.max() > 1.0:
+                raise ValueError("mask: float values must be finite and in [0, 1]")
+            mask = mask.astype(np.float32)
+        else:
+            raise ValueError(f"mask: arrays must be bool, uint8 or float in [0, 1], got {mask.dtype}")
+        if mask.ndim == 3:
+            grey = mask[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+            mask = grey * mask[..., 3] if mask.shape[2] == 4 else grey
+    elif isinstance(mask, Image.Image):
+        if min(mask.size) < 1:
+            raise ValueError("mask: empty image")
+        if mask.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mask.mode == "P" and "transparency" in mask.info):
+            rgba = mask.convert("RGBA")
+            mask = np.asarray(rgba.convert("L"), dtype=np.float32) * np.asarray(rgba.getchannel("A"), dtype=np.float32)
+            mask /= 255.0 * 255.0
+        else:
+            mask = np.asarray(_to_rgb(mask, "mask").convert("L"), dtype=np.float32) / 255.0
+    else:
+        raise ValueError(f"mask must be a PIL image or a numpy array, got {type(mask).__name__}")
+    if mask.shape != (size[1], size[0]):
+        resized = Image.fromarray(np.ascontiguousarray(mask, dtype=np.float32)).resize(size, Image.Resampling.BILINEAR)
+        mask = np.array(resized, dtype=np.float32)
+    mask = np.clip(mask, 0.0, 1.0)
+    mask[mask < 1e-4] = 0.0
+    mask[mask > 1.0 - 1e-4] = 1.0
+    return mask
 
 
 def pil_to_tensor(image: Image.Image) -> torch.Tensor:
