@@ -199,9 +199,9 @@ class Handlers:
             ):
                 if update.style is None:
                     history.append(update)
-                    progress((update.step, update.total), desc=f"Learning {name!r}", unit="steps")
+                    progress((update.step, update.total), desc=learn_status(update, stop.is_set()), unit="steps")
                     preview = update.preview if update.preview is not None else skip
-                    yield (preview, learn_status(update, stop.is_set()), studio.loss_history(history), *[skip] * 6)
+                    yield (preview, "", studio.loss_history(history), *[skip] * 6)
                     continue
                 styles = {**session_styles, name: update.style}
                 result = studio.stylize(self.pipe, self.preview_portrait(content, selfie), update.style)
@@ -248,16 +248,17 @@ class Handlers:
 
 
 def learn_status(update: studio.LearnUpdate, stopping: bool = False) -> str:
-    """Progress text for the Learn tab: step, time, ETA and the latest losses; or how the run ended."""
+    """How learning goes (shown with the progress bar: time left, latest losses) or how it ended."""
     if update.style is not None:
         how = "stopped early; kept the best so far" if update.style.metadata.get("cancelled") else "done"
         return (
             f"**{update.style.name}**: {how} after {update.step}/{update.total} steps in {update.elapsed:.0f} s. "
             "Selected in the Stylize tab."
         )
-    eta = "" if update.eta is None else f" · about {update.eta:.0f} s left"
-    losses = " · ".join(f"{term} {value:.3g}" for term, value in update.losses.items())
-    return f"Step {update.step}/{update.total} · {update.elapsed:.0f} s{eta}{' · stopping…' if stopping else ''}  \n{losses}"
+    if stopping:
+        return "Stopping after this step…"
+    eta = "" if update.eta is None else f"about {update.eta:.0f} s left · "
+    return eta + " · ".join(f"{term} {value:.3g}" for term, value in update.losses.items() if term != "objective")
 
 
 # --- the UI ------------------------------------------------------------------------------------------------------
@@ -284,7 +285,7 @@ def build_demo(pipe: PersonalStylePipeline, examples: list[Path] | None = None) 
                         )
                         style = gr.Dropdown(bank, value=first_style, label="Style", elem_id="style")
                         gallery = gr.Gallery(
-                            thumbnails, label="Built-in styles: click one to pick it", columns=6, height=240,
+                            thumbnails, label="Built-in styles: click one to pick it", columns=5, height=250,
                             allow_preview=False, object_fit="cover", buttons=[],
                         )
                         with gr.Row():
@@ -310,7 +311,8 @@ def build_demo(pipe: PersonalStylePipeline, examples: list[Path] | None = None) 
                         )
                         chart = gr.BarPlot(
                             x="bar", y="distance", color="image", label="Distance to the style, per layer",
-                            x_title="layer", y_title="relative Gram distance", height=240,
+                            x_title="layer · image", y_title="relative Gram distance", height=320,
+                            x_label_angle=-30, sort=studio.chart_order("input", "output"), colors_in_legend=[],
                         )
                 examples_block = gr.Examples(
                     [[str(p), first_style] for p in examples], inputs=[selfie, style], label="Try a sample portrait",
@@ -342,13 +344,22 @@ def build_demo(pipe: PersonalStylePipeline, examples: list[Path] | None = None) 
                             stop_button = gr.Button("Stop", variant="stop")
                     with gr.Column():
                         preview = gr.Image(label="Preview", interactive=False, height=300, format="png")
-                        status = gr.Markdown("Upload samples: a preview appears at once; **Learn** refines it.")
-                        loss_plot = gr.LinePlot(
-                            x="step", y="relative", color="loss", label="Losses (relative to the first step)",
-                            height=220,
+                        status = gr.Markdown(
+                            "Upload samples: a preview appears at once; **Learn** refines it.", min_height=72
                         )
-                        learn_table = gr.Dataframe(label="Metrics of the learned style", interactive=False)
-                        learn_chart = gr.BarPlot(x="bar", y="distance", color="image", label="Distance to the style, per layer", height=200)
+                        loss_plot = gr.LinePlot(
+                            x="step", y="relative", color="loss",  # no height: a fixed one clips the legend
+                            label="Losses (smoothed, relative to the first step)",
+                        )
+                        learn_table = gr.Dataframe(
+                            label="Metrics of the learned style: the learning photos' distance to your samples' look",
+                            headers=["measure", "input", "zero-shot", "learned"], interactive=False,
+                        )
+                        learn_chart = gr.BarPlot(
+                            x="bar", y="distance", color="image", label="Distance to your look, per layer",
+                            x_title="layer · image", y_title="relative Gram distance", height=320,
+                            x_label_angle=-30, sort=studio.chart_order("input", "zero-shot", "learned"), colors_in_legend=[],
+                        )
 
             with gr.Tab("Share", id="share"):
                 gr.Markdown("Push a style you learned (or loaded) in this session to the Hub, or load one.")

@@ -25,7 +25,7 @@ import pandas as pd
 from PIL import Image
 
 from .images import ImageError, fit_long_side, load_image
-from .pipeline import PersonalStylePipeline
+from .pipeline import METRIC_TAPS, PersonalStylePipeline
 from .style import PersonalStyle, StyleError, mix_styles
 
 MAX_SIDE = 1024  # stylize: larger inputs are shrunk to this long side first (keeps CPU latency in seconds)
@@ -162,6 +162,11 @@ def distance_chart(series: dict[str, dict[str, float]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["bar", "image", "distance"])
 
 
+def chart_order(*labels: str) -> list[str]:
+    """The bars of :func:`distance_chart` in reading order: layer by layer, ``labels`` in the order given."""
+    return [f"{tap} {label}" for tap in METRIC_TAPS for label in labels]
+
+
 def _stylize_series(metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
     return {"input": metrics.get("input_style_loss", {}), "output": metrics.get("style_loss", {})}
 
@@ -295,14 +300,19 @@ def learn_stream(
     yield dataclasses.replace(last, elapsed=time.monotonic() - start, style=outcome["style"])
 
 
-def loss_history(updates: Sequence[LearnUpdate]) -> pd.DataFrame:
-    """Long format for a line plot: each loss term relative to its first reported value (so all start at 1)."""
+def loss_history(updates: Sequence[LearnUpdate], smoothing: float = 0.8) -> pd.DataFrame:
+    """Long format for a line plot: each loss term, smoothed (exponential moving average; the per-step values
+    jump with the random crops), relative to its first reported value so that all start at 1."""
     first: dict[str, float] = {}
+    smoothed: dict[str, float] = {}
     rows = []
     for update in updates:
         for term, value in update.losses.items():
+            if not math.isfinite(value):
+                continue
             first.setdefault(term, abs(value) or 1.0)
-            rows.append({"step": update.step, "loss": term, "relative": value / first[term]})
+            smoothed[term] = value if term not in smoothed else smoothing * smoothed[term] + (1 - smoothing) * value
+            rows.append({"step": update.step, "loss": term, "relative": smoothed[term] / first[term]})
     return pd.DataFrame(rows, columns=["step", "loss", "relative"])
 
 

@@ -138,3 +138,17 @@ def test_queue_limits_and_upload_size_limit(served):
     huge = b"\xff\xd8" + b"\0" * (11 * 1024 * 1024)  # posted directly: gradio_client would refuse it itself
     answer = httpx.post(f"{served.local_url}gradio_api/upload", files={"files": ("huge.jpg", huge)}, timeout=60)
     assert answer.status_code == 413 and "maximum" in answer.text
+
+
+def test_stop_ends_learning_early_and_keeps_the_best_so_far(server):
+    me = client(server)
+    samples, content = [handle_file(str(HOPPER))], [handle_file(str(ASTRONAUT))]
+    job = me.submit(samples, content, None, None, "quick", "fast", 500, 64, 0, None, api_name="/learn")
+    for _ in job:  # the first progress update: the loop is running
+        me.predict(api_name="/stop")
+        break
+    status = job.result(timeout=120)[1]
+    assert "**quick**: stopped early; kept the best so far" in status
+    assert int(status.split(" after ")[1].split("/")[0]) < 500
+    _, metrics, _ = stylize(me, ASTRONAUT, "quick")
+    assert len(metrics["data"]) == 4

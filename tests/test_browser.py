@@ -1,0 +1,74 @@
+"""The app in a real browser: Debian's chromium, headless, driven by Playwright (no ``playwright install``).
+
+Opens the page served from ``build_demo(real_pipe)`` on 127.0.0.1, uploads a portrait, clicks Stylize, waits for
+the output image and saves a screenshot (also copied to ``out/screenshot.png`` for a person to look at).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from test_app import free_port
+
+import app
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+PORTRAIT = ROOT / "assets" / "examples" / "grace_hopper.jpg"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.is_file(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"),
+]
+
+
+@pytest.fixture
+def url(real_pipe) -> Iterator[str]:
+    demo = app.serve(app.build_demo(real_pipe), host="127.0.0.1", port=free_port(), prevent_thread_lock=True)
+    try:
+        yield demo.local_url
+    finally:
+        demo.close()
+
+
+@pytest.fixture
+def page(url):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1100})
+            page.goto(url, wait_until="load")
+            page.locator("#stylize-button").wait_for(timeout=60_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def output_src(page) -> str | None:
+    image = page.locator("#output img")
+    return image.first.get_attribute("src") if image.count() else None
+
+
+def test_upload_a_portrait_click_stylize_and_see_the_result(page, tmp_path):
+    page.locator("#selfie input[type=file]").set_input_files(str(PORTRAIT))
+    page.locator("#selfie img").first.wait_for(state="visible", timeout=30_000)
+    page.locator("#stylize-button").click()
+    page.locator("#output img").first.wait_for(state="visible", timeout=60_000)
+    page.wait_for_function("document.querySelector('#output img').complete", timeout=30_000)
+    page.get_by_text("content distance · relu2_2").first.wait_for(state="attached", timeout=30_000)
+    first = output_src(page)
+    assert first and "/gradio_api/file=" in first
+    screenshot = tmp_path / "stylize.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    (ROOT / "out").mkdir(exist_ok=True)
+    shutil.copy(screenshot, ROOT / "out" / "screenshot.png")
+    assert screenshot.stat().st_size > 10_000
