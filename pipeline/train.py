@@ -49,7 +49,8 @@ class TrainConfig:
     crop: int = 128  # training crop side; content photos are rescaled to a short side in [crop*1.25, crop*2.5]
     style_long_side: int = 384  # style images are seen at this size (sets the texture scale)
     lr: float = 1e-3
-    code_lr: float = 1e-2
+    code_lr: float = 2e-2
+    mlp_lr: float = 5e-3  # the code -> scale/shift MLP learns faster than the shared convolutions
     d_lr: float = 4e-4
     code_dim: int = 64
     style_weight: float = 4.0  # on the relative Gram loss, summed over STYLE_TAPS
@@ -152,7 +153,11 @@ def train(cfg: TrainConfig) -> Path:
         generator = Generator(code_dim=cfg.code_dim, **cfg.generator)
         discriminator = Discriminator(code_dim=cfg.code_dim)
         codes = torch.nn.Parameter(torch.randn(len(names), cfg.code_dim) * 0.5)
-    g_opt = torch.optim.Adam([{"params": generator.parameters()}, {"params": [codes], "lr": cfg.code_lr}], lr=cfg.lr)
+    mlp_params = list(generator.style_mlp.parameters())
+    shared = [p for n, p in generator.named_parameters() if not n.startswith("style_mlp.")]
+    g_opt = torch.optim.Adam(
+        [{"params": shared}, {"params": mlp_params, "lr": cfg.mlp_lr}, {"params": [codes], "lr": cfg.code_lr}], lr=cfg.lr
+    )
     d_opt = torch.optim.Adam(discriminator.parameters(), lr=cfg.d_lr, betas=(0.0, 0.99))
     if resume:
         optim_state = torch.load(cfg.run / "optim.pt", weights_only=True)

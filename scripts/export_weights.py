@@ -26,11 +26,8 @@ DESCRIPTIONS = {
     "halftone": "Pop-art halftone dots on saturated colour.",
     "neon": "Glowing coloured edges on black.",
     "noir": "High-contrast black and white with grain and vignette.",
-    "honeywave": "Bold orange and navy wave shapes (KDE 'Honeywave').",
     "pastel": "Faded pastel film with pink-lifted shadows.",
     "pencil": "Graphite sketch on warm paper.",
-    "pixel_icons": "Scattered pixel-art icons on flat colour (GNOME 'Pixels').",
-    "prism": "Faceted low-poly gradients (KDE 'Patak', 'Cascade', 'Opal').",
     "psychedelic": "Dense ornamental painting in blues and pinks (MATE 'Elephants').",
     "sepia": "Warm faded vintage print with vignette.",
     "stained_glass": "Flat superpixel cells with dark leading.",
@@ -38,7 +35,6 @@ DESCRIPTIONS = {
     "tiles": "Glossy isometric tiles (GNOME 'Licorice').",
     "truchet": "Truchet-tile line patterns (GNOME 'Truchet').",
     "watercolor": "Soft edge-preserving watercolour wash.",
-    "woodgrain": "Warm wood-grain texture (GNOME 'Wood', MATE 'Wood').",
 }
 
 

@@ -42,12 +42,8 @@ WALLPAPER_PHOTOS = (
 # Abstract and texture wallpapers, one named style each (paths under /usr/share of the unpacked packages).
 WALLPAPER_STYLES = {
     "psychedelic": ("backgrounds/mate/abstract/Elephants.jpg",),
-    "pixel_icons": ("backgrounds/gnome/pixels-d.webp", "backgrounds/gnome/pixels-l.webp"),
     "tiles": ("backgrounds/gnome/licorice-d.webp", "backgrounds/gnome/licorice-l.webp"),
     "truchet": ("backgrounds/gnome/truchet-d.webp", "backgrounds/gnome/truchet-l.webp"),
-    "woodgrain": ("backgrounds/gnome/wood-d.webp", "backgrounds/gnome/wood-l.webp", "backgrounds/mate/nature/Wood.jpg"),
-    "honeywave": ("wallpapers/Honeywave",),
-    "prism": ("wallpapers/Patak", "wallpapers/Cascade", "wallpapers/Opal"),
 }
 
 
