@@ -131,12 +131,23 @@ class Handlers:
         mix_ratio: float,
         strength: float,
         preserve_color: bool,
+        face_protect: float,
+        region: dict[str, Any] | None,
         session_styles: dict[str, PersonalStyle],
     ) -> tuple[Image.Image, pd.DataFrame, pd.DataFrame]:
         image = upload_image(selfie, max_side=studio.MAX_SIDE)
         style = studio.resolve_style(self.pipe, style_name, session_styles, mix_with, float(mix_ratio or 0))
-        result = studio.stylize(self.pipe, image, style, float(strength), bool(preserve_color))
+        mask = studio.load_region([path for path, _ in uploads((region or {}).get("layers"))])
+        result = studio.stylize(
+            self.pipe, image, style, float(strength), bool(preserve_color), float(face_protect or 0), mask
+        )
         return result.image, result.table, result.chart
+
+    @staticmethod
+    def region_canvas(selfie: Any) -> dict[str, Any] | None:
+        """A fresh painting canvas over the new selfie."""
+        paths = uploads(selfie)
+        return {"background": paths[0][0], "layers": [], "composite": None} if paths else None
 
     def pick_from_gallery(self, evt: gr.SelectData) -> str:
         return list(self.pipe.styles)[evt.index]
@@ -290,10 +301,18 @@ def build_demo(pipe: PersonalStylePipeline, examples: list[Path] | None = None) 
                         )
                         with gr.Row():
                             strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength")
-                            preserve_color = gr.Checkbox(label="Keep my colours")
+                            face_protect = gr.Slider(0, 1, value=0, step=0.05, label="Keep my face recognisable")
+                        preserve_color = gr.Checkbox(label="Keep my colours")
                         with gr.Accordion("Mix two styles", open=False):
                             mix_with = gr.Dropdown([NO_MIX, *bank], value="", label="Mix with")
                             mix_ratio = gr.Slider(0, 1, value=0.5, step=0.05, label="Share of the second style")
+                        with gr.Accordion("Paint where the style goes (optional)", open=False):
+                            region = gr.ImageEditor(
+                                label="Paint over the parts to restyle; leave it unpainted for the whole picture",
+                                type="filepath", sources=[], transforms=[], layers=False, height=360,
+                                brush=gr.Brush(colors=["#ffffff"], default_color="#ffffff", color_mode="fixed"),
+                                elem_id="region",
+                            )
                         with gr.Accordion("A style from the Hub", open=False):
                             with gr.Row():
                                 hub_repo = gr.Textbox(label="Repo id", placeholder="user/style-name", scale=3)
@@ -382,11 +401,14 @@ def build_demo(pipe: PersonalStylePipeline, examples: list[Path] | None = None) 
                 share_message = gr.Markdown()
 
         # --- wiring -------------------------------------------------------------------------------------------
-        stylize_inputs = [selfie, style, mix_with, mix_ratio, strength, preserve_color, session_styles]
+        stylize_inputs = [
+            selfie, style, mix_with, mix_ratio, strength, preserve_color, face_protect, region, session_styles
+        ]
         stylize_outputs = [output, table, chart]
         work = dict(preprocess=False, concurrency_id="stylize", concurrency_limit=STYLIZE_CONCURRENCY)
         run.click(handlers.stylize, stylize_inputs, stylize_outputs, api_name="stylize", **work)
         examples_block.load_input_event.then(handlers.stylize, stylize_inputs, stylize_outputs, api_visibility="private", **work)
+        selfie.change(handlers.region_canvas, selfie, region, preprocess=False, queue=False, api_visibility="private")
         gallery.select(handlers.pick_from_gallery, None, style, api_visibility="private", queue=False)
 
         gr.on([samples.upload, content.upload], handlers.zero_shot, [samples, content, selfie], preview, api_name="preview", **work)

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import pandas as pd
 from PIL import Image
 
-from .images import ImageError, fit_long_side, load_image
+from .images import MAX_PIXELS, ImageError, fit_long_side, load_image
 from .pipeline import METRIC_TAPS, PersonalStylePipeline
 from .style import PersonalStyle, StyleError, mix_styles
 
@@ -63,6 +63,24 @@ def load_upload(path: str | Path, name: str | None = None, max_side: int | None 
     except ImageError as exc:
         raise ImageError(str(exc).replace(str(path), name or Path(path).name)) from None
     return fit_long_side(image, max_side) if max_side else image
+
+
+def load_region(paths: Sequence[str | Path]) -> Image.Image | None:
+    """Painted layers (RGBA files, e.g. from an image editor) -> one RGBA image of the strokes, or None when
+    nothing is painted. Strokes mark where the style goes (``images.load_mask`` reads luminance x alpha)."""
+    region = None
+    for path in paths:
+        try:
+            with Image.open(path) as layer:
+                if layer.width * layer.height > MAX_PIXELS:
+                    raise ImageError(f"the painted region is {layer.width}x{layer.height}; too large")
+                layer = layer.convert("RGBA")
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ImageError(f"could not read the painted region ({type(exc).__name__})") from None
+        region = layer if region is None else Image.alpha_composite(region, layer.resize(region.size))
+    if region is None or region.getchannel("A").getextrema()[1] == 0:
+        return None
+    return region
 
 
 def check_style_name(name: str, pipe: PersonalStylePipeline) -> str:

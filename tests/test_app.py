@@ -8,6 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 import httpx
+import numpy as np
 import pytest
 from conftest import ROOT
 from gradio_client import Client, handle_file
@@ -50,7 +51,7 @@ def client(url: str) -> Client:
 
 
 def stylize(c: Client, image: Path, style: str, **kwargs) -> tuple:
-    args = dict(mix_with="", mix_ratio=0.5, strength=1.0, preserve_color=False) | kwargs
+    args = dict(mix_with="", mix_ratio=0.5, strength=1.0, preserve_color=False, face_protect=0.0, region=None) | kwargs
     return c.predict(handle_file(str(image)), style, *args.values(), api_name="/stylize")
 
 
@@ -66,6 +67,23 @@ def test_stylize_with_a_built_in_style_returns_image_and_metrics(server):
     assert [row[0] for row in table["data"]][-1] == "content distance · relu2_2"
     assert all(isinstance(v, float) and v >= 0 for row in table["data"] for v in row[1:])
     assert len(chart["data"]) == 6 and chart["mark"] == "bar"
+
+
+def test_painted_region_limits_the_style_to_it(server, tmp_path):
+    size = Image.open(ASTRONAUT).size
+    layer = Image.new("RGBA", size, (0, 0, 0, 0))
+    layer.paste((255, 255, 255, 255), (0, 0, size[0] // 2, size[1]))  # paint the left half
+    layer.save(tmp_path / "layer.png")
+    region = {"background": handle_file(str(ASTRONAUT)), "layers": [handle_file(str(tmp_path / "layer.png"))],
+              "composite": None, "id": None}
+    c = client(server)
+    painted = np.asarray(Image.open(stylize(c, ASTRONAUT, "warm", region=region)[0]["path"]), dtype=float)
+    plain = np.asarray(Image.open(stylize(c, ASTRONAUT, "warm")[0]["path"]), dtype=float)
+    original = np.asarray(Image.open(ASTRONAUT).convert("RGB"), dtype=float)
+    half = size[0] // 2
+    assert np.abs(painted[:, half + 8:] - original[:, half + 8:]).mean() < 3  # unpainted: the input (JPEG noise)
+    assert np.abs(painted[:, : half - 8] - plain[:, : half - 8]).mean() < 1  # painted: the plain stylised output
+    assert np.abs(plain - original).mean() > 10
 
 
 @pytest.mark.parametrize(
@@ -86,7 +104,7 @@ def test_bad_upload_gives_a_readable_error(server, tmp_path, content, reason):
 def test_missing_selfie_and_unknown_style_are_readable_errors(server):
     c = client(server)
     with pytest.raises(AppError, match="upload a selfie first"):
-        c.predict(None, "warm", "", 0.5, 1.0, False, api_name="/stylize")
+        c.predict(None, "warm", "", 0.5, 1.0, False, 0.0, None, api_name="/stylize")
     with pytest.raises(AppError, match="unknown style 'nope'"):
         stylize(c, ASTRONAUT, "nope")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 import pytest
 import torch
 from hub_server import FakeHub, User
@@ -170,3 +171,32 @@ def test_push_then_load_by_repo_id_on_a_local_hub(tiny_pipe, mine, monkeypatch, 
         assert torch.equal(loaded.code, mine.code) and loaded.name == "mine"
         with pytest.raises(studio.StudioError, match="alice/nothing"):
             studio.load_hub_style(tiny_pipe, "alice/nothing")
+
+
+def test_face_protect_and_a_painted_region_reach_the_pipeline(tiny_pipe, portrait):
+    from pipeline.faces import detect_faces
+
+    warm = tiny_pipe.styles["warm"]
+    plain = np.asarray(studio.stylize(tiny_pipe, portrait, warm).image, dtype=float)
+    kept = np.asarray(studio.stylize(tiny_pipe, portrait, warm, face_protect=1.0).image, dtype=float)
+    (x, y, w, h), *_ = detect_faces(portrait)
+    centre = np.s_[y + h // 3 : y + 2 * h // 3, x + w // 3 : x + 2 * w // 3]
+    original = np.asarray(portrait, dtype=float)
+    assert np.abs(kept[centre] - original[centre]).mean() < 2 < np.abs(plain[centre] - original[centre]).mean()
+    strokes = Image.new("RGBA", portrait.size, (0, 0, 0, 0))
+    strokes.paste((255, 255, 255, 255), (0, 0, 100, 100))
+    region = studio.stylize(tiny_pipe, portrait, warm, mask=strokes).image
+    assert np.abs(np.asarray(region, dtype=float)[300:, 300:] - original[300:, 300:]).mean() < 1
+
+
+def test_load_region_merges_layers_and_ignores_an_empty_canvas(tmp_path):
+    empty, stroke = Image.new("RGBA", (40, 30)), Image.new("RGBA", (40, 30))
+    stroke.paste((255, 255, 255, 255), (0, 0, 10, 10))
+    empty.save(tmp_path / "empty.png")
+    stroke.save(tmp_path / "stroke.png")
+    assert studio.load_region([tmp_path / "empty.png"]) is None and studio.load_region([]) is None
+    region = studio.load_region([tmp_path / "empty.png", tmp_path / "stroke.png"])
+    assert region.getpixel((5, 5)) == (255, 255, 255, 255) and region.getpixel((20, 20))[3] == 0
+    (tmp_path / "junk.png").write_bytes(b"not a png")
+    with pytest.raises(ImageError, match="painted region"):
+        studio.load_region([tmp_path / "junk.png"])
