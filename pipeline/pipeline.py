@@ -6,40 +6,53 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
+import numpy as np
 import torch
 from diffusers import DiffusionPipeline
 from diffusers.utils import BaseOutput
 from PIL import Image
 
 from .discriminator import Discriminator
+from .faces import Box, detect_faces, face_mask
 from .generator import Generator
-from .images import ImageInput, fit_long_side, load_image, pil_to_tensor, tensor_to_pil
+from .images import ImageInput, fit_long_side, load_image, load_mask, pil_to_tensor, tensor_to_pil
 from .loss_net import LossNet
 from .losses import gram_matrix
 from .style import PersonalStyle, StyleError, mix_styles
+from .tiling import FULL_FRAME_PIXELS, stylize_tiled
 
 PHOTO = "photo"
 METRIC_TAPS = ("relu1_2", "relu2_2", "relu3_3")
 CONTENT_TAP = "relu2_2"
 METRIC_LONG_SIDE = 256  # metrics are computed on a copy with this long side (cheap, size independent)
-StyleSpec = Union[str, PersonalStyle, dict]
+StyleSpec = str | PersonalStyle | dict
 
 
 @dataclass
 class PersonalStyleOutput(BaseOutput):
     """``images``: stylised PIL images, same sizes as the inputs. ``metrics``: one dict per image with
     ``style_loss`` ({tap: relative Gram distance of the output to the style}), ``input_style_loss`` (the same
-    for the input), ``content_loss`` (relative relu2_2 distance of the output to the input)."""
+    for the input), ``content_loss`` (relative relu2_2 distance of the output to the input). ``faces``: the
+    (x, y, w, h) face boxes found in each image when ``face_protect`` > 0, else None."""
 
     images: list[Image.Image]
     metrics: list[dict[str, Any]]
+    faces: list[list[Box]] | None = None
 
 
 def relative_gram_distance(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """(B, C, H, W) features vs a (C, C) Gram target -> (B,) ``||G - T||^2 / ||T||^2`` (0 = same statistics)."""
     return (gram_matrix(features) - target).pow(2).mean((1, 2)) / target.pow(2).mean().clamp_min(1e-12)
+
+
+def blend_regions(original: torch.Tensor, stylized: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """``original + alpha * (stylized - original)`` for (1, 3, H, W) images and an (H, W) ``alpha`` in [0, 1],
+    exact where alpha is 0 (the original) or 1 (the stylised image)."""
+    alpha = alpha.to(stylized)[None, None]
+    mixed = stylized + (1.0 - alpha) * (original - stylized)
+    return torch.where(alpha == 1.0, stylized, torch.where(alpha == 0.0, original, mixed))
 
 
 def preserve_colors(stylized: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
@@ -57,6 +70,7 @@ class PersonalStylePipeline(DiffusionPipeline):
     """Generator + loss net (+ discriminator for learning) and a bank of named styles (``self.styles``)."""
 
     _optional_components = ["discriminator"]
+    max_full_frame_pixels: int = FULL_FRAME_PIXELS  # larger images run in tiles (lower it to save memory)
 
     def __init__(self, generator: Generator, loss_net: LossNet, discriminator: Discriminator | None = None):
         super().__init__()
@@ -142,10 +156,14 @@ class PersonalStylePipeline(DiffusionPipeline):
     def stylize_tensor(
         self, x: torch.Tensor, style_code: torch.Tensor, norm_delta: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """(1, 3, H, W) in [0, 1] -> stylised (1, 3, H, W); channels-last on CPU."""
+        """(1, 3, H, W) in [0, 1] -> stylised (1, 3, H, W); channels-last on CPU. Images of more than
+        ``max_full_frame_pixels`` run in seamless tiles (``pipeline/tiling.py``) to bound memory."""
         x = x.to(self.device).contiguous(memory_format=torch.channels_last)
         delta = None if norm_delta is None else norm_delta.to(self.device)[None]
-        return self.generator(x, style_code.to(self.device)[None], delta)
+        code = style_code.to(self.device)[None]
+        if x.shape[2] * x.shape[3] > self.max_full_frame_pixels:
+            return stylize_tiled(self.generator, x, code, delta, stats_pixels=self.max_full_frame_pixels)
+        return self.generator(x, code, delta)
 
     def __call__(
         self,
@@ -154,19 +172,31 @@ class PersonalStylePipeline(DiffusionPipeline):
         strength: float = 1.0,
         preserve_color: bool = False,
         metrics: bool = True,
+        face_protect: float = 0.0,
+        mask: np.ndarray | Image.Image | list[np.ndarray | Image.Image] | None = None,
     ) -> PersonalStyleOutput:
         """Restyle ``images`` (one or a list) with ``style``.
 
         ``strength`` in [0, 1] moves the style code toward the photo style (0 = photo style, 1 = the style);
         ``preserve_color`` keeps the input's colours (chroma) and takes the style's luminance.
+        ``face_protect`` in [0, 1] keeps faces recognisable: inside a feathered ellipse over each detected face
+        the stylised image is blended back toward the input by this amount (1 = the face stays the photo).
+        ``mask`` (one for all images, or one per image; see ``images.load_mask``) restricts the style to its
+        painted regions: white/1 = stylise, black/0 = keep the input. Elsewhere the output is the plain one.
         """
         # 1. check inputs
         if not isinstance(strength, (int, float)) or not 0.0 <= float(strength) <= 1.0:
             raise ValueError(f"strength must be a number in [0, 1], got {strength!r}")
+        if not isinstance(face_protect, (int, float)) or not 0.0 <= float(face_protect) <= 1.0:
+            raise ValueError(f"face_protect must be a number in [0, 1], got {face_protect!r}")
         batch = images if isinstance(images, (list, tuple)) else [images]
         if not batch:
             raise ValueError("images is empty")
+        masks = mask if isinstance(mask, (list, tuple)) else [mask] * len(batch)
+        if len(masks) != len(batch):
+            raise ValueError(f"got {len(masks)} masks for {len(batch)} images; pass one mask or one per image")
         pil_images = [load_image(image) for image in batch]
+        regions = [None if m is None else load_mask(m, image.size) for m, image in zip(masks, pil_images, strict=True)]
         target = self.resolve_style(style)
         # 2. the code at this strength: interpolate toward the photo code (not a pixel blend)
         code, delta = target.code, target.norm_delta
@@ -174,16 +204,23 @@ class PersonalStylePipeline(DiffusionPipeline):
             photo = self.photo_style()
             code = photo.code + float(strength) * (code - photo.code)
             delta = None if delta is None else float(strength) * delta
-        # 3. stylise each image at its own size, then measure
-        outputs, all_metrics = [], []
-        for image in self.progress_bar(pil_images) if len(pil_images) > 1 else pil_images:
+        # 3. stylise each image at its own size, keep faces and unpainted regions, then measure
+        outputs, all_metrics, all_faces = [], [], []
+        work = list(zip(pil_images, regions, strict=True))
+        for image, region in self.progress_bar(work) if len(work) > 1 else work:
             x = pil_to_tensor(image)
             y = self.stylize_tensor(x, code, delta).float().cpu()
             if preserve_color:
                 y = preserve_colors(y, x)
+            alpha = np.ones((image.height, image.width), np.float32) if region is None else region
+            if face_protect > 0:
+                all_faces.append(detect_faces(image))
+                alpha = alpha * (1.0 - float(face_protect) * face_mask(image.size, all_faces[-1]))
+            if region is not None or face_protect > 0:
+                y = blend_regions(x, y, torch.from_numpy(alpha))
             outputs.append(tensor_to_pil(y))
             all_metrics.append(self.style_metrics(y, x, target) if metrics and target.gram else {})
-        return PersonalStyleOutput(images=outputs, metrics=all_metrics)
+        return PersonalStyleOutput(images=outputs, metrics=all_metrics, faces=all_faces if face_protect > 0 else None)
 
     def learn_style(
         self,
