@@ -308,7 +308,7 @@ def build_demo(pipe: PersonalStylePipeline, examples: list[Path] | None = None) 
                             mix_ratio = gr.Slider(0, 1, value=0.5, step=0.05, label="Share of the second style")
                         with gr.Accordion("Paint where the style goes (optional)", open=False):
                             region = gr.ImageEditor(
-                                label="Paint over the parts to restyle; leave it unpainted for the whole picture",
+                                label="Paint the parts to restyle (unpainted: the whole picture)",
                                 type="filepath", sources=[], transforms=[], layers=False, height=360,
                                 brush=gr.Brush(colors=["#ffffff"], default_color="#ffffff", color_mode="fixed"),
                                 elem_id="region",
