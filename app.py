@@ -35,6 +35,7 @@ MAX_FILE_SIZE = "10mb"  # per upload, enforced by the server before any handler 
 STYLIZE_CONCURRENCY = 2  # stylize/preview calls at once (they share the device); learning runs one at a time
 QUEUE_SIZE = 32
 NO_MIX = ("none", "")
+EXAMPLE_STYLES = ("watercolor", "pencil", "cartoon")  # shown first when the bank has them
 ON_SPACES = bool(os.environ.get("SPACE_ID"))
 logger = logging.getLogger("personal_style_studio")
 
@@ -280,7 +281,10 @@ def build_demo(pipe: PersonalStylePipeline, examples: list[Path] | None = None) 
     handlers = Handlers(pipe, portrait)
     names = list(pipe.styles)
     thumbnails = studio.style_gallery(pipe, portrait)
-    first_style = next((n for n in names if n != "photo"), names[0] if names else None)
+    looks = [n for n in EXAMPLE_STYLES if n in names] + [n for n in names if n not in EXAMPLE_STYLES and n != "photo"]
+    looks = looks or names or [None]
+    first_style = looks[0]
+    example_rows = [[str(path), looks[i % len(looks)]] for i, path in enumerate(examples)]
     bank = style_choices(pipe, {})
 
     with gr.Blocks(title="Personal Style Studio", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
@@ -334,8 +338,8 @@ def build_demo(pipe: PersonalStylePipeline, examples: list[Path] | None = None) 
                             x_label_angle=-30, sort=studio.chart_order("input", "output"), colors_in_legend=[],
                         )
                 examples_block = gr.Examples(
-                    [[str(p), first_style] for p in examples], inputs=[selfie, style], label="Try a sample portrait",
-                    example_labels=[p.stem.replace("_", " ") for p in examples],
+                    example_rows, inputs=[selfie, style], label="Try a sample portrait: one click",
+                    example_labels=[f"{Path(path).stem.replace('_', ' ')} · {look}" for path, look in example_rows],
                 )
 
             with gr.Tab("Learn my style", id="learn"):

@@ -6,6 +6,7 @@ the output image and saves a screenshot (also copied to ``out/screenshot.png`` f
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,3 +73,10 @@ def test_upload_a_portrait_click_stylize_and_see_the_result(page, tmp_path):
     (ROOT / "out").mkdir(exist_ok=True)
     shutil.copy(screenshot, ROOT / "out" / "screenshot.png")
     assert screenshot.stat().st_size > 10_000
+
+
+def test_a_sample_portrait_gives_a_result_in_one_click(page):
+    page.get_by_text(re.compile(r"^astronaut · ")).first.click()  # the example labelled "astronaut · <style>"
+    page.locator("#output img").first.wait_for(state="visible", timeout=60_000)
+    assert "/gradio_api/file=" in output_src(page)
+    assert page.locator("#selfie img").count() > 0  # the portrait was loaded into the input too
