@@ -79,19 +79,18 @@ def _verify(grey: Image.Image, x: float, y: float, side: float) -> tuple[int, np
     return len(hits), np.array([cx - 1.5 * side + median[0], cy - 1.5 * side + median[1], median[2]])
 
 
-def _skin_fraction(ycbcr: np.ndarray, box: Box) -> float:
-    """Share of skin-coloured pixels in the central 60 % of ``box``; ``ycbcr`` is (H, W, 3) uint8."""
+def _skin_fraction(image: Image.Image, box: Box) -> float:
+    """Share of skin-coloured pixels (YCbCr box of Chai & Ngan) in the central 60 % of ``box``."""
     x, y, w, h = box
-    inner = ycbcr[y + h // 5 : y + h - h // 5, x + w // 5 : x + w - w // 5].astype(np.int16)
-    if not inner.size:
-        return 0.0
-    cb, cr = inner[..., 1], inner[..., 2]
-    return float(((cb >= 77) & (cb <= 127) & (cr >= 133) & (cr <= 173)).mean())
+    inner = image.crop((x + w // 5, y + h // 5, x + w - w // 5, y + h - h // 5)).convert("RGB").convert("YCbCr")
+    cb, cr = (np.asarray(inner.getchannel(c), dtype=np.int16) for c in ("Cb", "Cr"))
+    return float(((cb >= 77) & (cb <= 127) & (cr >= 133) & (cr <= 173)).mean()) if cb.size else 0.0
 
 
-def _is_grey(ycbcr: np.ndarray) -> bool:
-    """True when the (H, W, 3) YCbCr image carries (almost) no colour, so the skin test cannot apply."""
-    return float(np.abs(ycbcr[..., 1:].astype(np.int16) - 128).mean()) < 3.0
+def _is_grey(thumbnail: Image.Image) -> bool:
+    """True when the image carries (almost) no colour, so the skin test cannot apply."""
+    ycbcr = np.asarray(thumbnail.convert("RGB").convert("YCbCr"), dtype=np.int16)
+    return float(np.abs(ycbcr[..., 1:] - 128).mean()) < 3.0
 
 
 def _merge(found: list[tuple[int, Box]]) -> list[Box]:
@@ -122,8 +121,7 @@ def detect_faces(image: Image.Image) -> list[Box]:
     windows = _windows(small, 1.15, 1.5, MIN_WINDOW, min(small.size))  # a coarse scan: candidates only
     groups = [g for g in _group(windows) if len(g) >= 2] if len(windows) else []
     groups = sorted(groups, key=len, reverse=True)[:MAX_CANDIDATES]
-    ycbcr = np.asarray(image.convert("RGB").convert("YCbCr"))
-    check_skin = not _is_grey(ycbcr)
+    check_skin = not _is_grey(image.resize(small.size, Image.Resampling.BILINEAR))
     found: list[tuple[int, Box]] = []
     for group in groups:
         x, y, side = np.median(group, axis=0) / scale
@@ -131,7 +129,7 @@ def detect_faces(image: Image.Image) -> list[Box]:
         if hits < MIN_VERIFY_HITS or refined is None:
             continue
         box = _clip_box(refined, image.size)
-        if box is not None and (not check_skin or _skin_fraction(ycbcr, box) >= MIN_SKIN_FRACTION):
+        if box is not None and (not check_skin or _skin_fraction(image, box) >= MIN_SKIN_FRACTION):
             found.append((hits, box))
     return _merge(found)
 
@@ -161,12 +159,14 @@ def face_mask(size: tuple[int, int], boxes: list[Box], feather: float = 0.15, ma
         y0, y1 = max(0, int(cy - ry - reach)), min(height, int(np.ceil(cy + ry + reach)) + 1)
         if x1 <= x0 or y1 <= y0:
             continue
-        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        across = ((np.arange(x0, x1, dtype=np.float32) - cx) / rx) ** 2
+        down = ((np.arange(y0, y1, dtype=np.float32) - cy) / ry) ** 2
         # distance outside the ellipse edge, approximated by the normalised radius times the minor semi-axis
-        distance = (np.sqrt(((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2) - 1.0) * min(rx, ry)
-        soft = np.where(distance < -3 * sigma, 1.0, 0.5 * erfc(distance / (np.sqrt(2.0) * sigma)))
-        soft[distance > 3 * sigma] = 0.0
-        np.maximum(mask[y0:y1, x0:x1], soft.astype(np.float32), out=mask[y0:y1, x0:x1])
+        distance = (np.sqrt(down[:, None] + across[None, :]) - 1.0) * np.float32(min(rx, ry))
+        soft = (distance < 0).astype(np.float32)
+        edge = np.abs(distance) <= 3 * sigma
+        soft[edge] = 0.5 * erfc(distance[edge] / np.float32(np.sqrt(2.0) * sigma))
+        np.maximum(mask[y0:y1, x0:x1], soft, out=mask[y0:y1, x0:x1])
     return mask
 
 
