@@ -19,6 +19,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import gradio as gr
@@ -109,6 +110,18 @@ def upload_image(value: Any, what: str = "a selfie", max_side: int | None = None
     return images[0]
 
 
+def learn_uploads(
+    samples: Any, content: Any, before: Any, after: Any
+) -> tuple[list[Image.Image], list[Image.Image], list[tuple[Image.Image, Image.Image]]]:
+    """The Learn tab's uploads -> (samples, own selfies, before/after pairs), each image at most 1024 px."""
+    before_images, after_images = upload_images(before, 1024), upload_images(after, 1024)
+    if len(before_images) != len(after_images):
+        counts = f"{len(before_images)} vs {len(after_images)}"
+        raise studio.StudioError(f"give as many 'after' as 'before' pictures ({counts})")
+    pairs = list(zip(before_images, after_images, strict=True))
+    return upload_images(samples, 1024), upload_images(content, 1024), pairs
+
+
 def style_choices(pipe: PersonalStylePipeline, session_styles: dict[str, PersonalStyle]) -> list[tuple[str, str]]:
     return [(name, name) for name in pipe.styles] + [(f"{name} (yours)", name) for name in session_styles]
 
@@ -172,6 +185,7 @@ class Handlers:
         self.stop_flags[request.session_hash] = threading.Event()
 
     def stop(self, request: gr.Request) -> None:
+        """The Stop button, or the tab closed: end this session's learning at its next step."""
         flag = self.stop_flags.get(request.session_hash)
         if flag is not None:
             flag.set()
@@ -194,43 +208,45 @@ class Handlers:
         progress: gr.Progress = gr.Progress(),
     ) -> Iterator[tuple[Any, ...]]:
         name = studio.check_style_name(name, self.pipe)
-        sample_images = upload_images(samples, max_side=1024)
-        before_images, after_images = upload_images(before, 1024), upload_images(after, 1024)
-        if len(before_images) != len(after_images):
-            raise studio.StudioError(f"give as many 'after' as 'before' pictures ({len(before_images)} vs {len(after_images)})")
-        content_images = upload_images(content, max_side=1024)
+        sample_images, content_images, pairs = learn_uploads(samples, content, before, after)
         session = request.session_hash or "anonymous"
         stop = self.stop_flags.setdefault(session, threading.Event())
         history: list[studio.LearnUpdate] = []
         skip = gr.skip()
         try:
             for update in studio.learn_stream(
-                self.pipe, sample_images, name=name, quality=quality, content=content_images,
-                pairs=list(zip(before_images, after_images, strict=True)), steps=int(steps or 0) or None,
-                size=int(size or 0) or None, seed=int(seed or 0), stop=stop,
+                self.pipe, sample_images, name=name, quality=quality, content=content_images, pairs=pairs,
+                steps=int(steps or 0) or None, size=int(size or 0) or None, seed=int(seed or 0), stop=stop,
             ):
-                if update.style is None:
-                    history.append(update)
-                    progress((update.step, update.total), desc=learn_status(update, stop.is_set()), unit="steps")
-                    preview = update.preview if update.preview is not None else skip
-                    yield (preview, "", studio.loss_history(history), *[skip] * 6)
+                if update.style is not None:
+                    yield self.learned(update, history, session_styles, self.preview_portrait(content, selfie))
                     continue
-                styles = {**session_styles, name: update.style}
-                result = studio.stylize(self.pipe, self.preview_portrait(content, selfie), update.style)
-                table, chart = studio.learned_metrics(update.style)
-                choices = style_choices(self.pipe, styles)
-                yield (
-                    result.image, learn_status(update), studio.loss_history(history),
-                    table, styles, gr.update(choices=choices, value=name),
-                    gr.update(choices=[NO_MIX, *choices]), gr.update(choices=list(styles), value=name), chart,
-                )
+                history.append(update)
+                progress((update.step, update.total), desc=learn_status(update, stop.is_set()), unit="steps")
+                preview = update.preview if update.preview is not None else skip
+                yield (preview, "", studio.loss_history(history), *[skip] * 6)
         finally:
             if self.stop_flags.get(session) is stop:
                 del self.stop_flags[session]
 
-    def forget_session(self, request: gr.Request) -> None:
-        """The tab closed: stop its learning job, if any."""
-        self.stop(request)
+    def learned(
+        self,
+        update: studio.LearnUpdate,
+        history: list[studio.LearnUpdate],
+        session_styles: dict[str, PersonalStyle],
+        portrait: Image.Image,
+    ) -> tuple[Any, ...]:
+        """The Learn tab's outputs once a style is learned: it joins the session and is selected for Stylize."""
+        style = update.style
+        styles = {**session_styles, style.name: style}
+        result = studio.stylize(self.pipe, portrait, style)
+        table, chart = studio.learned_metrics(style)
+        choices = style_choices(self.pipe, styles)
+        return (
+            result.image, learn_status(update), studio.loss_history(history), table, styles,
+            gr.update(choices=choices, value=style.name), gr.update(choices=[NO_MIX, *choices]),
+            gr.update(choices=list(styles), value=style.name), chart,
+        )
 
     @readable_errors
     def load_from_hub(self, repo_id: str, session_styles: dict[str, PersonalStyle]) -> tuple[Any, ...]:
@@ -274,164 +290,208 @@ def learn_status(update: studio.LearnUpdate, stopping: bool = False) -> str:
 
 
 # --- the UI ------------------------------------------------------------------------------------------------------
+def distance_plot(label: str, *bars: str) -> gr.BarPlot:
+    """A bar chart of relative Gram distances, one bar per (layer, image) in reading order; no colour legend
+    (the bar labels say which image, and a fixed height would clip it)."""
+    return gr.BarPlot(
+        x="bar", y="distance", color="image", label=label, x_title="layer · image", y_title="relative Gram distance",
+        height=320, x_label_angle=-30, sort=studio.chart_order(*bars), colors_in_legend=[],
+    )
+
+
+def stylize_tab(bank: list[tuple[str, str]], thumbnails: list, example_rows: list[list[str]]) -> SimpleNamespace:
+    """Selfie, style pickers and options on the left; the result, its metrics table and chart on the right."""
+    with gr.Row():
+        with gr.Column():
+            selfie = gr.Image(
+                label="Your selfie", sources=["upload", "webcam", "clipboard"], type="filepath", height=360,
+                elem_id="selfie",
+            )
+            first_look = example_rows[0][1] if example_rows else None
+            style = gr.Dropdown(bank, value=first_look, label="Style", elem_id="style")
+            gallery = gr.Gallery(
+                thumbnails, label="Built-in styles: click one to pick it", columns=5, height=250,
+                allow_preview=False, object_fit="cover", buttons=[],
+            )
+            with gr.Row():
+                strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength")
+                face_protect = gr.Slider(0, 1, value=0, step=0.05, label="Keep my face recognisable")
+            preserve_color = gr.Checkbox(label="Keep my colours")
+            with gr.Accordion("Mix two styles", open=False):
+                mix_with = gr.Dropdown([NO_MIX, *bank], value="", label="Mix with")
+                mix_ratio = gr.Slider(0, 1, value=0.5, step=0.05, label="Share of the second style")
+            with gr.Accordion("Paint where the style goes (optional)", open=False):
+                region = gr.ImageEditor(
+                    label="Paint the parts to restyle (unpainted: the whole picture)", type="filepath", sources=[],
+                    transforms=[], layers=False, height=360, elem_id="region",
+                    brush=gr.Brush(colors=["#ffffff"], default_color="#ffffff", color_mode="fixed"),
+                )
+            with gr.Accordion("A style from the Hub", open=False):
+                with gr.Row():
+                    hub_repo = gr.Textbox(label="Repo id", placeholder="user/style-name", scale=3)
+                    hub_load = gr.Button("Load", scale=1)
+                hub_message = gr.Markdown()
+            run = gr.Button("Stylize", variant="primary", elem_id="stylize-button")
+        with gr.Column():
+            output = gr.Image(
+                label="Stylized", format="png", interactive=False, height=360, buttons=["download", "fullscreen"],
+                elem_id="output",
+            )
+            table = gr.Dataframe(
+                label="Gram-loss metrics: relative distance to the style (lower = closer)",
+                headers=["measure", "input", "output"], interactive=False,
+            )
+            chart = distance_plot("Distance to the style, per layer", "input", "output")
+    examples = gr.Examples(
+        example_rows, inputs=[selfie, style], label="Try a sample portrait: one click",
+        example_labels=[f"{Path(path).stem.replace('_', ' ')} · {look}" for path, look in example_rows],
+    )
+    return SimpleNamespace(
+        selfie=selfie, style=style, gallery=gallery, strength=strength, face_protect=face_protect,
+        preserve_color=preserve_color, mix_with=mix_with, mix_ratio=mix_ratio, region=region, hub_repo=hub_repo,
+        hub_load=hub_load, hub_message=hub_message, run=run, output=output, table=table, chart=chart,
+        examples=examples,
+    )
+
+
+def learn_tab() -> SimpleNamespace:
+    """Samples, optional selfies and pairs, name and quality on the left; preview, progress and results right."""
+    images = dict(file_count="multiple", file_types=["image"])
+    with gr.Row():
+        with gr.Column():
+            samples = gr.File(
+                label=f"Style samples (1–{studio.MAX_SAMPLES} pictures in the look you want)", elem_id="samples",
+                **images,
+            )
+            with gr.Accordion("Optional: your selfies, before/after pairs", open=False):
+                content = gr.File(label="A few of your own selfies", **images)
+                with gr.Row():
+                    before = gr.File(label="Before", **images)
+                    after = gr.File(label="After (same order)", **images)
+            with gr.Row():
+                name = gr.Textbox(label="Name", value="my-style")
+                quality = gr.Radio(list(studio.QUALITIES), value="fast", label="Quality")
+            with gr.Accordion("Advanced", open=False):
+                with gr.Row():
+                    steps = gr.Number(0, precision=0, minimum=0, label="Steps (0 = preset)")
+                    size = gr.Number(0, precision=0, minimum=0, label="Training size, px (0 = preset)")
+                    seed = gr.Number(0, precision=0, minimum=0, label="Seed")
+            with gr.Row():
+                learn = gr.Button("Learn", variant="primary", elem_id="learn-button")
+                stop = gr.Button("Stop", variant="stop")
+        with gr.Column():
+            preview = gr.Image(label="Preview", interactive=False, height=300, format="png")
+            status = gr.Markdown("Upload samples: a preview appears at once; **Learn** refines it.", min_height=72)
+            loss_plot = gr.LinePlot(  # no height: a fixed one clips the legend
+                x="step", y="relative", color="loss", label="Losses (smoothed, relative to the first step)"
+            )
+            table = gr.Dataframe(
+                label="Metrics of the learned style: the learning photos' distance to your samples' look",
+                headers=["measure", "input", "zero-shot", "learned"], interactive=False,
+            )
+            chart = distance_plot("Distance to your look, per layer", "input", "zero-shot", "learned")
+    return SimpleNamespace(
+        samples=samples, content=content, before=before, after=after, name=name, quality=quality, steps=steps,
+        size=size, seed=seed, learn=learn, stop=stop, preview=preview, status=status, loss_plot=loss_plot,
+        table=table, chart=chart,
+    )
+
+
+def share_tab() -> SimpleNamespace:
+    """Push a session style (sign in on Spaces, a token field elsewhere); load one by repo id."""
+    gr.Markdown("Push a style you learned (or loaded) in this session to the Hub, or load one.")
+    style = gr.Dropdown([], label="Style to push")
+    with gr.Row():
+        repo_id = gr.Textbox(label="Repo id", placeholder="your-name/my-style", scale=3)
+        private = gr.Checkbox(value=True, label="Private", scale=1)
+    if ON_SPACES:
+        gr.LoginButton()
+    token = gr.Textbox(
+        label="Hugging Face write token", type="password", placeholder="hf_…", visible=not ON_SPACES,
+        info="Used for this push only: not stored, not logged, cleared afterwards.",
+    )
+    push = gr.Button("Push to the Hub", variant="primary")
+    push_message = gr.Markdown()
+    gr.Markdown("### Load a style from the Hub")
+    with gr.Row():
+        load_repo = gr.Textbox(label="Repo id", placeholder="user/style-name", scale=3)
+        load = gr.Button("Load", scale=1)
+    load_message = gr.Markdown()
+    return SimpleNamespace(
+        style=style, repo_id=repo_id, private=private, token=token, push=push, push_message=push_message,
+        load_repo=load_repo, load=load, load_message=load_message,
+    )
+
+
+def wire(
+    demo: gr.Blocks,
+    handlers: Handlers,
+    state: gr.State,
+    stylize: SimpleNamespace,
+    learn: SimpleNamespace,
+    share: SimpleNamespace,
+) -> None:
+    """Events: stylize and previews share a bounded pool, learning runs one at a time; uploads reach the
+    handlers unprocessed (``preprocess=False``) so that a bad file becomes a readable error, not a crash."""
+    work = dict(preprocess=False, concurrency_id="stylize", concurrency_limit=STYLIZE_CONCURRENCY)
+    private = dict(api_visibility="private")
+    stylize_inputs = [
+        stylize.selfie, stylize.style, stylize.mix_with, stylize.mix_ratio, stylize.strength,
+        stylize.preserve_color, stylize.face_protect, stylize.region, state,
+    ]
+    stylize_outputs = [stylize.output, stylize.table, stylize.chart]
+    stylize.run.click(handlers.stylize, stylize_inputs, stylize_outputs, api_name="stylize", **work)
+    stylize.examples.load_input_event.then(handlers.stylize, stylize_inputs, stylize_outputs, **private, **work)
+    stylize.selfie.change(
+        handlers.region_canvas, stylize.selfie, stylize.region, preprocess=False, queue=False, **private
+    )
+    stylize.gallery.select(handlers.pick_from_gallery, None, stylize.style, queue=False, **private)
+
+    preview_inputs = [learn.samples, learn.content, stylize.selfie]
+    gr.on([learn.samples.upload, learn.content.upload], handlers.zero_shot, preview_inputs, learn.preview,
+          api_name="preview", **work)
+    style_lists = [state, stylize.style, stylize.mix_with, share.style]
+    learn_inputs = [
+        learn.samples, learn.content, learn.before, learn.after, learn.name, learn.quality, learn.steps, learn.size,
+        learn.seed, stylize.selfie, state,
+    ]
+    learn_outputs = [learn.preview, learn.status, learn.loss_plot, learn.table, *style_lists, learn.chart]
+    learn.learn.click(handlers.arm_stop, None, None, queue=False, **private).then(
+        handlers.learn, learn_inputs, learn_outputs, api_name="learn", preprocess=False, concurrency_id="learn",
+        concurrency_limit=1, show_progress_on=[learn.status],
+    )
+    learn.stop.click(handlers.stop, None, None, queue=False, api_name="stop")
+    demo.unload(handlers.stop)
+
+    load_outputs = [*style_lists, stylize.hub_message]
+    stylize.hub_load.click(handlers.load_from_hub, [stylize.hub_repo, state], load_outputs, api_name="load_style")
+    share.load.click(handlers.load_from_hub, [share.load_repo, state], [*style_lists, share.load_message], **private)
+    push_inputs = [share.style, share.repo_id, share.private, share.token, state]
+    share.push.click(handlers.push, push_inputs, share.push_message, api_name="push").then(
+        lambda: "", None, share.token, queue=False, **private  # the token field is emptied after every push
+    )
+
+
 def build_demo(pipe: PersonalStylePipeline, examples: list[Path] | None = None) -> gr.Blocks:
-    """The whole app for ``pipe``; the style gallery is rendered here, once."""
+    """The whole app for ``pipe``; the style gallery is rendered here, once, on the first sample portrait."""
     examples = EXAMPLES if examples is None else examples
     portrait = load_image(examples[0]) if examples else Image.new("RGB", (256, 256), (128, 128, 128))
-    handlers = Handlers(pipe, portrait)
     names = list(pipe.styles)
-    thumbnails = studio.style_gallery(pipe, portrait)
     looks = [n for n in EXAMPLE_STYLES if n in names] + [n for n in names if n not in EXAMPLE_STYLES and n != "photo"]
     looks = looks or names or [None]
-    first_style = looks[0]
     example_rows = [[str(path), looks[i % len(looks)]] for i, path in enumerate(examples)]
-    bank = style_choices(pipe, {})
-
+    thumbnails = studio.style_gallery(pipe, portrait)
     with gr.Blocks(title="Personal Style Studio", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
         session_styles = gr.State({})
         gr.Markdown(INTRO)
         with gr.Tabs():
             with gr.Tab("Stylize", id="stylize"):
-                with gr.Row():
-                    with gr.Column():
-                        selfie = gr.Image(
-                            label="Your selfie", sources=["upload", "webcam", "clipboard"], type="filepath",
-                            height=360, elem_id="selfie",
-                        )
-                        style = gr.Dropdown(bank, value=first_style, label="Style", elem_id="style")
-                        gallery = gr.Gallery(
-                            thumbnails, label="Built-in styles: click one to pick it", columns=5, height=250,
-                            allow_preview=False, object_fit="cover", buttons=[],
-                        )
-                        with gr.Row():
-                            strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength")
-                            face_protect = gr.Slider(0, 1, value=0, step=0.05, label="Keep my face recognisable")
-                        preserve_color = gr.Checkbox(label="Keep my colours")
-                        with gr.Accordion("Mix two styles", open=False):
-                            mix_with = gr.Dropdown([NO_MIX, *bank], value="", label="Mix with")
-                            mix_ratio = gr.Slider(0, 1, value=0.5, step=0.05, label="Share of the second style")
-                        with gr.Accordion("Paint where the style goes (optional)", open=False):
-                            region = gr.ImageEditor(
-                                label="Paint the parts to restyle (unpainted: the whole picture)",
-                                type="filepath", sources=[], transforms=[], layers=False, height=360,
-                                brush=gr.Brush(colors=["#ffffff"], default_color="#ffffff", color_mode="fixed"),
-                                elem_id="region",
-                            )
-                        with gr.Accordion("A style from the Hub", open=False):
-                            with gr.Row():
-                                hub_repo = gr.Textbox(label="Repo id", placeholder="user/style-name", scale=3)
-                                hub_load = gr.Button("Load", scale=1)
-                            hub_message = gr.Markdown()
-                        run = gr.Button("Stylize", variant="primary", elem_id="stylize-button")
-                    with gr.Column():
-                        output = gr.Image(
-                            label="Stylized", format="png", interactive=False, height=360,
-                            buttons=["download", "fullscreen"], elem_id="output",
-                        )
-                        table = gr.Dataframe(
-                            label="Gram-loss metrics: relative distance to the style (lower = closer)",
-                            headers=["measure", "input", "output"], interactive=False,
-                        )
-                        chart = gr.BarPlot(
-                            x="bar", y="distance", color="image", label="Distance to the style, per layer",
-                            x_title="layer · image", y_title="relative Gram distance", height=320,
-                            x_label_angle=-30, sort=studio.chart_order("input", "output"), colors_in_legend=[],
-                        )
-                examples_block = gr.Examples(
-                    example_rows, inputs=[selfie, style], label="Try a sample portrait: one click",
-                    example_labels=[f"{Path(path).stem.replace('_', ' ')} · {look}" for path, look in example_rows],
-                )
-
+                stylize = stylize_tab(style_choices(pipe, {}), thumbnails, example_rows)
             with gr.Tab("Learn my style", id="learn"):
-                with gr.Row():
-                    with gr.Column():
-                        samples = gr.File(
-                            label=f"Style samples (1–{studio.MAX_SAMPLES} pictures in the look you want)",
-                            file_count="multiple", file_types=["image"], elem_id="samples",
-                        )
-                        with gr.Accordion("Optional: your selfies, before/after pairs", open=False):
-                            content = gr.File(label="A few of your own selfies", file_count="multiple", file_types=["image"])
-                            with gr.Row():
-                                before = gr.File(label="Before", file_count="multiple", file_types=["image"])
-                                after = gr.File(label="After (same order)", file_count="multiple", file_types=["image"])
-                        with gr.Row():
-                            name = gr.Textbox(label="Name", value="my-style")
-                            quality = gr.Radio(list(studio.QUALITIES), value="fast", label="Quality")
-                        with gr.Accordion("Advanced", open=False):
-                            with gr.Row():
-                                steps = gr.Number(0, precision=0, minimum=0, label="Steps (0 = preset)")
-                                size = gr.Number(0, precision=0, minimum=0, label="Training size, px (0 = preset)")
-                                seed = gr.Number(0, precision=0, minimum=0, label="Seed")
-                        with gr.Row():
-                            learn_button = gr.Button("Learn", variant="primary", elem_id="learn-button")
-                            stop_button = gr.Button("Stop", variant="stop")
-                    with gr.Column():
-                        preview = gr.Image(label="Preview", interactive=False, height=300, format="png")
-                        status = gr.Markdown(
-                            "Upload samples: a preview appears at once; **Learn** refines it.", min_height=72
-                        )
-                        loss_plot = gr.LinePlot(
-                            x="step", y="relative", color="loss",  # no height: a fixed one clips the legend
-                            label="Losses (smoothed, relative to the first step)",
-                        )
-                        learn_table = gr.Dataframe(
-                            label="Metrics of the learned style: the learning photos' distance to your samples' look",
-                            headers=["measure", "input", "zero-shot", "learned"], interactive=False,
-                        )
-                        learn_chart = gr.BarPlot(
-                            x="bar", y="distance", color="image", label="Distance to your look, per layer",
-                            x_title="layer · image", y_title="relative Gram distance", height=320,
-                            x_label_angle=-30, sort=studio.chart_order("input", "zero-shot", "learned"), colors_in_legend=[],
-                        )
-
+                learn = learn_tab()
             with gr.Tab("Share", id="share"):
-                gr.Markdown("Push a style you learned (or loaded) in this session to the Hub, or load one.")
-                share_style = gr.Dropdown([], label="Style to push")
-                with gr.Row():
-                    repo_id = gr.Textbox(label="Repo id", placeholder="your-name/my-style", scale=3)
-                    private = gr.Checkbox(value=True, label="Private", scale=1)
-                if ON_SPACES:
-                    gr.LoginButton()
-                token = gr.Textbox(
-                    label="Hugging Face write token", type="password", placeholder="hf_…", visible=not ON_SPACES,
-                    info="Used for this push only: not stored, not logged, cleared afterwards.",
-                )
-                push_button = gr.Button("Push to the Hub", variant="primary")
-                push_message = gr.Markdown()
-                gr.Markdown("### Load a style from the Hub")
-                with gr.Row():
-                    share_repo = gr.Textbox(label="Repo id", placeholder="user/style-name", scale=3)
-                    share_load = gr.Button("Load", scale=1)
-                share_message = gr.Markdown()
-
-        # --- wiring -------------------------------------------------------------------------------------------
-        stylize_inputs = [
-            selfie, style, mix_with, mix_ratio, strength, preserve_color, face_protect, region, session_styles
-        ]
-        stylize_outputs = [output, table, chart]
-        work = dict(preprocess=False, concurrency_id="stylize", concurrency_limit=STYLIZE_CONCURRENCY)
-        run.click(handlers.stylize, stylize_inputs, stylize_outputs, api_name="stylize", **work)
-        examples_block.load_input_event.then(handlers.stylize, stylize_inputs, stylize_outputs, api_visibility="private", **work)
-        selfie.change(handlers.region_canvas, selfie, region, preprocess=False, queue=False, api_visibility="private")
-        gallery.select(handlers.pick_from_gallery, None, style, api_visibility="private", queue=False)
-
-        gr.on([samples.upload, content.upload], handlers.zero_shot, [samples, content, selfie], preview, api_name="preview", **work)
-        learn_outputs = [preview, status, loss_plot, learn_table, session_styles, style, mix_with, share_style, learn_chart]
-        learn_button.click(handlers.arm_stop, None, None, queue=False, api_visibility="private").then(
-            handlers.learn,
-            [samples, content, before, after, name, quality, steps, size, seed, selfie, session_styles],
-            learn_outputs, api_name="learn", preprocess=False, concurrency_id="learn", concurrency_limit=1,
-            show_progress_on=[status],
-        )
-        stop_button.click(handlers.stop, None, None, queue=False, api_name="stop")
-        demo.unload(handlers.forget_session)
-
-        loaded = [session_styles, style, mix_with, share_style]
-        hub_load.click(handlers.load_from_hub, [hub_repo, session_styles], [*loaded, hub_message], api_name="load_style")
-        share_load.click(handlers.load_from_hub, [share_repo, session_styles], [*loaded, share_message], api_visibility="private")
-        push_button.click(
-            handlers.push, [share_style, repo_id, private, token, session_styles], push_message, api_name="push"
-        ).then(lambda: "", None, token, queue=False, api_visibility="private")
+                share = share_tab()
+        wire(demo, Handlers(pipe, portrait), session_styles, stylize, learn, share)
     return demo
 
 

@@ -224,7 +224,9 @@ def style_gallery(
 
 # --- learning ------------------------------------------------------------------------------------------------
 @on_gpu(duration=30)
-def zero_shot_preview(pipe: PersonalStylePipeline, samples: Sequence[Image.Image], portrait: Image.Image) -> Image.Image:
+def zero_shot_preview(
+    pipe: PersonalStylePipeline, samples: Sequence[Image.Image], portrait: Image.Image
+) -> Image.Image:
     """The instant look of ``samples`` (no training) on ``portrait``."""
     from .learn import zero_shot_style
 
@@ -288,7 +290,8 @@ def learn_stream(
     start = time.monotonic()
 
     def report(step: int, total: int, losses: dict[str, float], preview: Image.Image | None) -> bool:
-        updates.put(LearnUpdate(step, total, {k: float(v) for k, v in losses.items()}, preview, time.monotonic() - start))
+        values = {term: float(value) for term, value in losses.items()}
+        updates.put(LearnUpdate(step, total, values, preview, time.monotonic() - start))
         return stop.is_set()
 
     def work() -> None:

@@ -7,6 +7,7 @@ import threading
 import numpy as np
 import pytest
 import torch
+from conftest import TAPS
 from hub_server import FakeHub, User
 from PIL import Image
 from test_hub import use_endpoint
@@ -26,12 +27,10 @@ def test_stylize_returns_the_image_a_metrics_table_and_chart_data(tiny_pipe, por
     result = studio.stylize(tiny_pipe, image, tiny_pipe.styles["warm"], strength=0.8, preserve_color=True)
     assert result.image.size == image.size
     assert list(result.table.columns) == ["measure", "input", "output"]
-    assert list(result.table["measure"]) == [
-        "style distance · relu1_2", "style distance · relu2_2", "style distance · relu3_3", "content distance · relu2_2",
-    ]
+    assert list(result.table["measure"]) == [*(f"style distance · {tap}" for tap in TAPS), "content distance · relu2_2"]
     assert result.table["input"].iloc[-1] == 0.0 and result.table["output"].iloc[-1] > 0
     assert result.table["output"].iloc[0] == pytest.approx(result.metrics["style_loss"]["relu1_2"], rel=1e-3)
-    assert list(result.chart["bar"]) == [f"{t} {w}" for t in ("relu1_2", "relu2_2", "relu3_3") for w in ("input", "output")]
+    assert list(result.chart["bar"]) == [f"{tap} {image}" for tap in TAPS for image in ("input", "output")]
     assert (result.chart["distance"] >= 0).all()
 
 
