@@ -77,16 +77,16 @@ class LearnConfig:
     d_lr: float = 2e-4
     pair_weight: float = 4.0  # on L1 + relative perceptual loss of G(before) vs after
     style_scales: tuple[float, ...] = (1.0, 0.7)  # sample scales for Gram targets and discriminator crops
-    crops_per_sample: int = 4  # random crops per sample and scale in the Gram target pool
+    crops_per_sample: int = 2  # random crops per sample and scale in the Gram target pool
     temperature: float = 0.25  # zero-shot softmax temperature, relative to the nearest bank style's distance
     zero_shot_steps: int = 0  # gradient refinement steps of the zero-shot mixture (0 = softmax only)
     preview_every: int = 10
     preview_side: int = 128
-    loss_ema: float = 0.9  # smoothing of the objective that picks the best-so-far state
+    eval_every: int = 10  # steps between validations on fixed crops (the best validated state is returned)
     lr_floor: float = 0.1  # cosine decay of every learning rate to this fraction
 
     def __post_init__(self) -> None:
-        for name in ("size", "image_side", "steps", "batch_size", "crops_per_sample", "preview_side"):
+        for name in ("size", "image_side", "steps", "batch_size", "crops_per_sample", "preview_side", "eval_every"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"LearnConfig.{name} must be a positive integer, got {getattr(self, name)!r}")
         if self.size < MIN_SIDE:
@@ -138,13 +138,14 @@ def _load_all(items: Any, what: str, limit: int) -> list[Image.Image]:
         raise ValueError(f"learning a style needs at least one {what} image, got none")
     if len(items) > limit:
         raise ValueError(f"at most {limit} {what} images are accepted, got {len(items)}")
-    images = []
-    for index, item in enumerate(items, start=1):
-        try:
-            images.append(load_image(item, min_side=MIN_SIDE))
-        except ImageError as exc:
-            raise ImageError(f"{what} {index} of {len(items)}: {exc}") from None
-    return images
+    return [_load_one(item, f"{what} {index} of {len(items)}") for index, item in enumerate(items, start=1)]
+
+
+def _load_one(item: Any, label: str) -> Image.Image:
+    try:
+        return load_image(item, min_side=MIN_SIDE)
+    except ImageError as exc:
+        raise ImageError(f"{label}: {exc}") from None
 
 
 def _load_pairs(pairs: Any) -> list[tuple[Image.Image, Image.Image]]:
@@ -157,7 +158,9 @@ def _load_pairs(pairs: Any) -> list[tuple[Image.Image, Image.Image]]:
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             count = len(pair) if isinstance(pair, (tuple, list)) else "not a tuple of"
             raise ValueError(f"pair {index} has {count} image(s); each pair is a (before, after) tuple of two images")
-        before, after = _load_all(list(pair), f"pair {index}", 2)
+        before, after = (
+            _load_one(image, f"pair {index} {side}") for image, side in zip(pair, ("before", "after"), strict=True)
+        )
         (bw, bh), (aw, ah) = before.size, after.size
         if abs(math.log((bw / bh) / (aw / ah))) > 0.02:
             raise ValueError(
@@ -229,7 +232,10 @@ def get_accelerator() -> Accelerator:
     """The process-wide Accelerator (its state is a singleton): bf16 autocast on CUDA, fp32 on CPU."""
     global _ACCELERATOR
     if _ACCELERATOR is None:
-        _ACCELERATOR = Accelerator(mixed_precision="bf16" if torch.cuda.is_available() else "no")
+        try:
+            _ACCELERATOR = Accelerator(mixed_precision="bf16" if torch.cuda.is_available() else "no")
+        except ValueError:  # another part of the process made one first with other settings: share its state
+            _ACCELERATOR = Accelerator()
     return _ACCELERATOR
 
 
@@ -396,7 +402,8 @@ class LearnSetup:
     pairs: list[torch.Tensor]  # (6, H, W) each: before and after stacked on channels
     targets: dict[str, torch.Tensor]  # {tap: (C, C)} mean sample Gram
     scale: dict[str, float]  # {tap: bank Gram energy}
-    eval_batch: torch.Tensor  # (B, 3, S, S) fixed content crops for zero-shot, previews and metrics
+    eval_batch: torch.Tensor  # (B, 3, S, S) fixed content crops for zero-shot, validation, previews and metrics
+    eval_pair: torch.Tensor | None  # (1, 6, S, S) centre crop of the first (before, after) pair, for validation
     photo_code: torch.Tensor  # (code_dim,)
     rng: random.Random
     aug: torch.Generator
@@ -415,16 +422,18 @@ def prepare(pipe: PersonalStylePipeline, inputs: LearnInputs, config: LearnConfi
     fit = lambda image: fit_image(image, config.image_side, config.size)  # noqa: E731
     samples = [fit(s) for s in inputs.samples]
     targets = sample_gram_targets(loss_net, samples, config, rng)
+    pairs = [torch.cat([fit(before), fit(after)]) for before, after in inputs.pairs]
     return LearnSetup(
         accelerator=accelerator,
         generator=_frozen_copy(pipe.generator, device),
         loss_net=loss_net,
         samples=samples,
         content=[fit(c) for c in inputs.content],
-        pairs=[torch.cat([fit(before), fit(after)]) for before, after in inputs.pairs],
+        pairs=pairs,
         targets=targets,
         scale=bank_tap_scale(pipe.styles, targets),
         eval_batch=_eval_content(inputs.content, config, device),
+        eval_pair=center_crop(pairs[0], config.size)[None].to(device) if pairs else None,
         photo_code=pipe.photo_style().code.to(device),
         rng=rng,
         aug=torch.Generator(device=device).manual_seed(seed),
@@ -494,7 +503,6 @@ def init_state(
         state.discriminator = _discriminator_copy(pipe, setup.generator.config.code_dim, seed, device)
         d_group = {"params": list(state.discriminator.parameters()), "lr": config.d_lr, "base_lr": config.d_lr}
         state.d_optimizer = torch.optim.Adam([d_group], betas=(0.0, 0.99))
-    state.snapshot(math.inf)
     return state
 
 
@@ -537,11 +545,9 @@ def pair_loss(setup: LearnSetup, state: LoopState, before: torch.Tensor, after: 
     return (restyled.float() - after).abs().mean() + perceptual
 
 
-def generator_losses(
-    setup: LearnSetup, state: LoopState, batch: dict[str, torch.Tensor], config: LearnConfig, step: int
-) -> tuple[dict[str, torch.Tensor], dict[str, float], torch.Tensor]:
-    """One step's generator losses, their weights, and the stylised content (B, 3, S, S) (adversarial excluded)."""
-    x = batch["content"]
+def core_losses(setup: LearnSetup, state: LoopState, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Balanced Gram loss, relative relu2_2 content loss and TV of G(x) for content crops ``x`` (B, 3, S, S);
+    returns (losses, G(x) in fp32)."""
     with setup.accelerator.autocast():
         y = setup.generator(x, state.code[None], state.delta)
         feats = setup.loss_net(y, STYLE_TAPS)
@@ -554,6 +560,15 @@ def generator_losses(
         "content": relative_content.mean(),
         "tv": tv_loss(y),
     }
+    return losses, y
+
+
+def generator_losses(
+    setup: LearnSetup, state: LoopState, batch: dict[str, torch.Tensor], config: LearnConfig, step: int
+) -> tuple[dict[str, torch.Tensor], dict[str, float], torch.Tensor]:
+    """One step's generator losses, their weights, and the stylised content (B, 3, S, S) (adversarial excluded)."""
+    x = batch["content"]
+    losses, y = core_losses(setup, state, x)
     weights = {"style": config.style_weight, "content": config.content_weight, "tv": config.tv_weight}
     if config.cycle_weight and step % config.cycle_every == 0:
         with setup.accelerator.autocast():
@@ -564,6 +579,19 @@ def generator_losses(
     if state.norm_delta is not None:
         losses["adapter"], weights["adapter"] = state.norm_delta.pow(2).mean(), config.adapter_decay
     return losses, weights, y
+
+
+@torch.no_grad()
+def validation_objective(setup: LearnSetup, state: LoopState, config: LearnConfig) -> float:
+    """The objective's deterministic terms (style, content, TV, pair, adapter) on the fixed validation crops."""
+    losses, _ = core_losses(setup, state, setup.eval_batch)
+    value = config.style_weight * losses["style"] + config.content_weight * losses["content"]
+    value = value + config.tv_weight * losses["tv"]
+    if setup.eval_pair is not None:
+        value = value + config.pair_weight * pair_loss(setup, state, setup.eval_pair[:, :3], setup.eval_pair[:, 3:])
+    if state.norm_delta is not None:
+        value = value + config.adapter_decay * state.norm_delta.pow(2).mean()
+    return float(value)
 
 
 def discriminator_step(setup: LearnSetup, state: LoopState, fake: torch.Tensor, config: LearnConfig) -> torch.Tensor:
@@ -628,9 +656,17 @@ def stylize(setup: LearnSetup, x: torch.Tensor, code: torch.Tensor, delta: torch
 def run_loop(
     setup: LearnSetup, state: LoopState, config: LearnConfig, callback: Callback | None
 ) -> tuple[list[dict[str, float]], bool]:
-    """``config.steps`` steps with NaN recovery, best-state tracking and the callback; returns (history, cancelled)."""
-    history: list[dict[str, float]] = []
-    smoothed = None
+    """``config.steps`` steps with NaN recovery, validation every ``eval_every`` steps (keeping the best validated
+    state, starting with the zero-shot one) and the callback; returns (history, cancelled)."""
+    state.snapshot(validation_objective(setup, state, config))
+    history: list[dict[str, float]] = [{"step": 0, "validation": round(state.best_objective, 6)}]
+
+    def validate() -> float:
+        value = validation_objective(setup, state, config)
+        if value < state.best_objective:
+            state.snapshot(value)
+        return value
+
     for step in range(config.steps):
         lr = _set_lr(state, step, config)
         result = backward_step(setup, state, config, step)
@@ -641,22 +677,20 @@ def run_loop(
             history.append({"step": step + 1, "recovered": 1.0, "lr": lr})
             continue
         record, stylized = result
-        smoothed = (
-            record["objective"]
-            if smoothed is None
-            else config.loss_ema * smoothed + (1 - config.loss_ema) * record["objective"]
-        )
-        if smoothed < state.best_objective:
-            state.snapshot(smoothed)  # the parameters these losses measured, before this step's update
         state.optimizer.step()
         if state.discriminator is not None:
             record["d"] = float(discriminator_step(setup, state, stylized, config))
+        last = step + 1 == config.steps
+        if last or (step + 1) % config.eval_every == 0:
+            record["validation"] = validate()
         history.append({"step": step + 1, **{k: round(v, 6) for k, v in record.items()}, "lr": lr})
         if callback is not None:
             preview = None
-            if step + 1 == config.steps or (step + 1) % config.preview_every == 0:
+            if last or (step + 1) % config.preview_every == 0:
                 preview = tensor_to_pil(stylize(setup, setup.eval_batch[:1], state.code, state.norm_delta).cpu())
             if callback(step + 1, config.steps, record, preview) is True:
+                if "validation" not in record:
+                    validate()
                 return history, True
     return history, False
 
@@ -700,8 +734,9 @@ def learn(
 
     ``callback(step, total, losses, preview)`` runs after every step (``preview`` is a small PIL image every
     ``preview_every`` steps and at the end, else None); returning True stops early. Non-finite losses or
-    gradients restore the best state and halve the learning rates; a fourth failure ends the run. The best state
-    (lowest smoothed objective) is returned. Deterministic for a given seed on CPU.
+    gradients restore the best state and halve the learning rates; a fourth failure ends the run. The state with
+    the lowest validation objective (fixed crops; the zero-shot start included) is returned. Deterministic for a
+    given seed on CPU.
     """
     started = time.perf_counter()
     # 1. frozen networks, images at the learning scale, Gram targets
@@ -727,7 +762,7 @@ def learn(
         "samples": len(inputs.samples),
         "pairs": len(inputs.pairs),
         "content": "built-in" if inputs.builtin_content else len(inputs.content),
-        "steps": sum(1 for h in history if "recovered" not in h),
+        "steps": sum(1 for h in history if h["step"] and "recovered" not in h),
         "seconds": round(time.perf_counter() - started, 2),
         "zero_shot_seconds": round(zero_shot_seconds, 2),
         "device": str(setup.device),

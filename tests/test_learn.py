@@ -41,7 +41,7 @@ def test_learn_style_returns_a_complete_style_and_leaves_the_base_weights(tiny_p
     assert set(style.gram) == {"relu1_2", "relu2_2", "relu3_3"}
     meta = style.metadata
     assert meta["source"] == "learned" and meta["quality"] == "fast" and meta["samples"] == 3 and meta["steps"] == 3
-    assert [h["step"] for h in meta["history"]] == [1, 2, 3]
+    assert [h["step"] for h in meta["history"]] == [0, 1, 2, 3]
     assert set(meta["metrics"]) == {"style_loss", "zero_shot_style_loss", "input_style_loss"}
     assert len(style.previews) == 1 and max(style.previews[0].size) <= PRESETS["fast"].preview_side
     loaded = PersonalStyle.from_pretrained(style.save_pretrained(tmp_path / "mine"))
@@ -60,12 +60,13 @@ def test_same_seed_same_style_other_seed_other_style(tiny_pipe, portrait):
     assert not torch.equal(a.code, c.code)
 
 
-def test_learning_lowers_the_gram_loss_below_zero_shot(tiny_pipe, portrait):
-    config = tiny_config(steps=25, code_lr=0.1, cycle_weight=0.0)
+def test_learning_lowers_the_objective_and_gram_loss_below_zero_shot(tiny_pipe, portrait):
+    config = tiny_config(steps=20, code_lr=0.3, cycle_weight=0.0, eval_every=5)
     style = learn(tiny_pipe, load_inputs(warm_samples(), content=[portrait]), config)
+    validation = [h["validation"] for h in style.metadata["history"] if "validation" in h]
+    assert len(validation) == 5 and validation[-1] < 0.95 * validation[0]  # step 0 is the zero-shot start
     metrics = style.metadata["metrics"]
-    learned, zero_shot = sum(metrics["style_loss"].values()), sum(metrics["zero_shot_style_loss"].values())
-    assert learned < 0.9 * zero_shot, metrics
+    assert sum(metrics["style_loss"].values()) < sum(metrics["zero_shot_style_loss"].values()), metrics
 
 
 def test_zero_shot_picks_the_nearest_bank_style(tiny_pipe, portrait):
@@ -98,9 +99,9 @@ def test_non_finite_losses_recover_then_stop_with_the_best_state(tiny_pipe, port
     zero_shot = zero_shot_style(tiny_pipe, warm_samples(), content=[portrait], size=64)
     history = style.metadata["history"]
     recovered = [h for h in history if "recovered" in h]
-    assert style.metadata["recoveries"] == 3 and len(recovered) == 3 and len(history) < 12
+    assert style.metadata["recoveries"] == 3 and len(recovered) == 3 and len(history) < 13
     assert torch.equal(style.code, zero_shot.code)  # the best state is the zero-shot start
-    lrs = [h["lr"] for h in history if "recovered" not in h]
+    lrs = [h["lr"] for h in history[1:] if "recovered" not in h]
     assert lrs[1] < 0.6 * lrs[0]  # halved after the first recovery
 
 
@@ -110,7 +111,7 @@ def test_pairs_add_a_paired_loss_and_adapters_have_the_generator_size(tiny_pipe,
     style = tiny_pipe.learn_style(
         warm_samples(2), quality="balanced", steps=2, size=64, content=[portrait], pairs=[(before, after)]
     )
-    assert style.metadata["pairs"] == 1 and all("pair" in h for h in style.metadata["history"])
+    assert style.metadata["pairs"] == 1 and all("pair" in h for h in style.metadata["history"][1:])
     assert style.norm_delta is not None and style.norm_delta.numel() == tiny_pipe.generator.norm_params
 
 
@@ -129,6 +130,7 @@ def bad_inputs() -> dict[str, tuple[dict, type[Exception], str]]:
             ValueError,
             "pair 1: before is 80x80 but after is 80x160",
         ),
+        "non-image in a pair": ({"samples": [ok], "pairs": [(ok, b"junk")]}, ImageError, "pair 1 after: "),
         "unknown quality": ({"samples": [ok], "quality": "ultra"}, ValueError, "quality must be one of fast, balanced"),
         "zero steps": ({"samples": [ok], "steps": 0}, ValueError, "steps must be a positive integer"),
         "small size": ({"samples": [ok], "size": 32}, ValueError, "size must be an integer of at least 64"),
