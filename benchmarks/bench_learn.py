@@ -224,6 +224,8 @@ ZERO_SHOT_VARIANTS = {  # LearnConfig overrides of the zero-shot start, compared
     "nearest bank style": {"temperature": 1e-3},
     "softmax τ=0.1": {"temperature": 0.1},
     "softmax τ=0.25": {"temperature": 0.25},
+    "measured nearest (each bank style's output)": {"temperature": 1e-3, "zero_shot_measure": True},
+    "measured softmax τ=0.1": {"temperature": 0.1, "zero_shot_measure": True},
     "softmax τ=0.1 + 10 refinement steps": {"temperature": 0.1, "zero_shot_steps": 10},
 }
 

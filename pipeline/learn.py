@@ -79,6 +79,7 @@ class LearnConfig:
     style_scales: tuple[float, ...] = (1.0, 0.7)  # sample scales for Gram targets and discriminator crops
     crops_per_sample: int = 2  # random crops per sample and scale in the Gram target pool
     temperature: float = 0.25  # zero-shot softmax temperature, relative to the nearest bank style's distance
+    zero_shot_measure: bool = False  # zero-shot distances from each bank style's output on the validation crops
     zero_shot_steps: int = 0  # gradient refinement steps of the zero-shot mixture (0 = softmax only)
     preview_every: int = 10
     preview_side: int = 128
@@ -277,6 +278,22 @@ def bank_distances(
     }
 
 
+@torch.no_grad()
+def measured_distances(setup: LearnSetup, bank: dict[str, PersonalStyle]) -> dict[str, float]:
+    """Balanced Gram distance to the targets of what each bank style's code actually makes of the validation
+    crops (one generator + loss-net pass per style)."""
+    distances = {}
+    for name, style in bank.items():
+        delta = None if style.norm_delta is None else style.norm_delta.to(setup.device)[None]
+        with setup.accelerator.autocast():
+            feats = setup.loss_net(
+                setup.generator(setup.eval_batch, style.code.to(setup.device)[None], delta), STYLE_TAPS
+            )
+        feats = {t: f.float() for t, f in feats.items()}
+        distances[name] = float(balanced_style_loss(feats, setup.targets, setup.scale).mean())
+    return distances
+
+
 def softmax_weights(distances: dict[str, float], temperature: float) -> dict[str, float]:
     """``w_i ∝ exp(-d_i / (temperature * min d))``: a softmax over distances relative to the nearest style."""
     if not distances:
@@ -333,7 +350,8 @@ def zero_shot_style(
     """An instant style for ``samples`` (images or paths): the best non-negative mixture of bank codes.
 
     Carries the samples' Gram targets at the preset's learning ``size`` (so ``pipe(...)`` reports metrics against
-    them) and the mixture weights in ``metadata["mix"]``. Costs one loss-net pass over the sample crops (plus ``zero_shot_steps`` generator steps).
+    them) and the mixture weights in ``metadata["mix"]``. Costs one loss-net pass over the sample crops (plus a
+    pass per bank style with ``zero_shot_measure``, and ``zero_shot_steps`` generator steps).
     """
     config = preset(quality, size=size)
     setup = prepare(pipe, load_inputs(samples, content=content), config, seed)
@@ -342,7 +360,11 @@ def zero_shot_style(
 
 def mixture_start(setup: LearnSetup, bank: dict[str, PersonalStyle], config: LearnConfig, name: str) -> PersonalStyle:
     """The zero-shot style: softmax mixture weights over ``bank`` (refined when ``config.zero_shot_steps``)."""
-    weights = softmax_weights(bank_distances(setup.targets, bank, setup.scale), config.temperature)
+    if config.zero_shot_measure:
+        distances = measured_distances(setup, bank)
+    else:
+        distances = bank_distances(setup.targets, bank, setup.scale)
+    weights = softmax_weights(distances, config.temperature)
     if config.zero_shot_steps:
         weights = refine_mixture(
             setup.generator,

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from pipeline import ImageError, PersonalStyle
-from pipeline.learn import PRESETS, LearnConfig, learn, load_inputs, preset, zero_shot_style
+from pipeline.learn import PRESETS, LearnConfig, learn, load_inputs, mixture_start, prepare, preset, zero_shot_style
 
 TINY = dict(size=64, image_side=96, batch_size=1, preview_side=48, preview_every=2)
 
@@ -73,6 +73,16 @@ def test_zero_shot_picks_the_nearest_bank_style(tiny_pipe, portrait):
     style = zero_shot_style(tiny_pipe, warm_samples(), content=[portrait], size=64)
     mix = style.metadata["mix"]
     assert max(mix, key=mix.get) == "warm" and math.isclose(sum(mix.values()), 1.0, rel_tol=1e-6)
+    codes = {name: s.code for name, s in tiny_pipe.styles.items()}
+    assert torch.allclose(style.code, sum(w * codes[n] for n, w in mix.items()), atol=1e-6)
+
+
+def test_measured_and_refined_zero_shot_are_convex_mixtures(tiny_pipe, portrait):
+    inputs = load_inputs(warm_samples(), content=[portrait])
+    config = replace(preset("fast", size=64), zero_shot_measure=True, zero_shot_steps=2)
+    style = mixture_start(prepare(tiny_pipe, inputs, config, seed=0), tiny_pipe.styles, config, "zs")
+    mix = style.metadata["mix"]
+    assert all(w >= 0 for w in mix.values()) and math.isclose(sum(mix.values()), 1.0, rel_tol=1e-6)
     codes = {name: s.code for name, s in tiny_pipe.styles.items()}
     assert torch.allclose(style.code, sum(w * codes[n] for n, w in mix.items()), atol=1e-6)
 
