@@ -30,7 +30,7 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def url(real_pipe) -> Iterator[str]:
     demo = app.serve(app.build_demo(real_pipe), host="127.0.0.1", port=free_port(), prevent_thread_lock=True)
     try:
@@ -39,19 +39,28 @@ def url(real_pipe) -> Iterator[str]:
         demo.close()
 
 
-@pytest.fixture
-def page(url):
+@pytest.fixture(scope="module")
+def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1100})
-            page.goto(url, wait_until="load")
-            page.locator("#stylize-button").wait_for(timeout=60_000)
-            yield page
+            yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def page(browser, url):
+    """A fresh tab (a new Gradio session) on the app."""
+    page = browser.new_page(viewport={"width": 1280, "height": 1100})
+    try:
+        page.goto(url, wait_until="load")
+        page.locator("#stylize-button").wait_for(timeout=60_000)
+        yield page
+    finally:
+        page.close()
 
 
 def output_src(page) -> str | None:
