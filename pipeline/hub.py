@@ -62,8 +62,14 @@ class HubError(Exception):
     """A Hub operation failed: the message names the repo and what to do about it (never the token)."""
 
 
-def resolve_token(token: str | None) -> str | None:
-    """The token to use: the argument, else ``$HF_TOKEN``, else None (then a ``hf auth login`` token, if any)."""
+def resolve_token(token: str | bool | None) -> str | bool | None:
+    """The token to use: the argument, else ``$HF_TOKEN``, else None (then a ``hf auth login`` token, if any).
+
+    ``False`` means anonymous: no token at all, not even the server's own (what a shared app must use for its
+    visitors, so a Space's ``HF_TOKEN`` secret never opens the owner's private repos to strangers).
+    """
+    if token is False:
+        return False
     return token or os.environ.get("HF_TOKEN") or None
 
 
@@ -87,7 +93,7 @@ def cache_dir() -> str:
 
 
 # --- download ----------------------------------------------------------------------------------------------------
-def download_pipeline(repo_id: str, revision: str | None = None, token: str | None = None) -> Path:
+def download_pipeline(repo_id: str, revision: str | None = None, token: str | bool | None = None) -> Path:
     """Snapshot of a base pipeline repo (configs, safetensors, style bank) -> its local folder in the cache."""
     folder = _snapshot(repo_id, revision, token, PIPELINE_PATTERNS)
     if not (folder / "model_index.json").is_file():
@@ -95,7 +101,7 @@ def download_pipeline(repo_id: str, revision: str | None = None, token: str | No
     return folder
 
 
-def download_style(repo_id: str, revision: str | None = None, token: str | None = None) -> Path:
+def download_style(repo_id: str, revision: str | None = None, token: str | bool | None = None) -> Path:
     """Snapshot of a style repo (``style.safetensors``, ``style.json``, previews) -> its local folder in the cache."""
     folder = _snapshot(repo_id, revision, token, STYLE_PATTERNS)
     if not (folder / CONFIG_NAME).is_file():
@@ -114,7 +120,7 @@ def download_file(repo_id: str, filename: str, revision: str | None = None, toke
     return Path(path)
 
 
-def _snapshot(repo_id: str, revision: str | None, token: str | None, patterns: list[str]) -> Path:
+def _snapshot(repo_id: str, revision: str | None, token: str | bool | None, patterns: list[str]) -> Path:
     token = resolve_token(token)
     with _hub_errors(repo_id, token, revision=revision):
         if not is_offline():
@@ -127,7 +133,7 @@ def _snapshot(repo_id: str, revision: str | None, token: str | None, patterns: l
     return Path(folder)
 
 
-def _check_access(repo_id: str, revision: str | None, token: str | None) -> None:
+def _check_access(repo_id: str, revision: str | None, token: str | bool | None) -> None:
     """Ask the Hub whether this caller may read ``repo_id`` at ``revision``, raising its error if not.
 
     ``snapshot_download`` answers a 401/404 from the cache when it can, which in a shared app would hand one user's

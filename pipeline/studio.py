@@ -338,13 +338,16 @@ def loss_history(updates: Sequence[LearnUpdate], smoothing: float = 0.8) -> pd.D
 
 
 # --- the Hub ---------------------------------------------------------------------------------------------------
-def load_hub_style(pipe: PersonalStylePipeline, repo_id: str) -> PersonalStyle:
-    """A style repo from the Hub (never a local path: the id is checked first), checked against ``pipe``."""
+def load_hub_style(pipe: PersonalStylePipeline, repo_id: str, token: str | None = None) -> PersonalStyle:
+    """A style repo from the Hub (never a local path: the id is checked first), checked against ``pipe``.
+
+    Loads with the visitor's own ``token`` or anonymously, never with the server's ``HF_TOKEN``.
+    """
     from .hub import HubError, download_style
 
     repo_id = check_repo_id(repo_id)
     try:
-        folder = download_style(repo_id)
+        folder = download_style(repo_id, token=token or False)
     except HubError as exc:
         raise StudioError(str(exc)) from None
     style = PersonalStyle.load_folder(folder)

@@ -245,6 +245,18 @@ def test_private_repo_needs_a_token_with_access(hub, learned, monkeypatch):
         PersonalStyle.from_pretrained(REPO, token="hf_notAValidToken000000000000000000")
 
 
+def test_app_loads_are_anonymous_even_with_a_server_token(hub, learned, tiny_pipe, monkeypatch):
+    """A Space's own HF_TOKEN must not open the owner's private styles to visitors of the app."""
+    from pipeline import studio
+
+    learned.push_to_hub(REPO, token=OWNER, private=True)
+    monkeypatch.setenv("HF_TOKEN", OWNER)
+    assert PersonalStyle.from_pretrained(REPO).name == "my look"  # the library API does use HF_TOKEN
+    with pytest.raises(studio.StudioError, match="private and no token was given"):
+        studio.load_hub_style(tiny_pipe, REPO)
+    assert studio.load_hub_style(tiny_pipe, REPO, token=READER).name == "my look"  # the visitor's own token
+
+
 def test_push_needs_write_access(hub, learned):
     with pytest.raises(HubError, match=r"needs a token \(401"):
         learned.push_to_hub(REPO)
