@@ -1,12 +1,13 @@
 """Tiled inference for large images, without seams and within a fixed memory bound.
 
-Images up to :data:`FULL_FRAME_PIXELS` run in one piece (exact; about 1.8 GB of activations at 2048 x 2048 on
-CPU). Larger ones run in tiles. The generator normalises every layer with instance norm, so tiles run on their
-own would each use their own statistics and show seams; here the statistics are recorded once on a copy of the
-whole image downscaled to ``FULL_FRAME_PIXELS`` (:class:`~pipeline.generator.NormStats`) and replayed by every
-tile. Tiles overlap and are blended with weights that are zero next to a tile's inner edges (where padding
+Images up to :data:`FULL_FRAME_PIXELS` run in one piece (exact; a 1.9 GB peak at 2048 x 2048 on CPU). Larger
+ones run in tiles: beyond that the peak only grows with the image buffers, about 35 bytes per pixel (3072 x 3072:
+2.0 GB instead of 4.1 GB in one piece; ``benchmarks/results/resolution.md``). The generator normalises every
+layer with instance norm, so tiles run on their own would each use their own statistics and show seams; here the
+statistics are recorded once on a copy of the whole image downscaled to ``FULL_FRAME_PIXELS``
+(:class:`~pipeline.generator.NormStats`) and replayed by every tile. Tiles overlap and are blended with weights that are zero next to a tile's inner edges (where padding
 corrupts the output) and ramp linearly across the rest of the overlap, so the weights covering a pixel sum to one.
-With the statistics of the full image, tiled and one-piece outputs agree to within 0.5/255 (measured at 2048 px).
+Given the statistics of the whole image, tiled and one-piece outputs agree to 1/255 (2048 and 3072 px).
 """
 
 from __future__ import annotations
