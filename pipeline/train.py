@@ -29,7 +29,7 @@ from safetensors.torch import load_file, save_file
 from .augment import diff_augment
 from .discriminator import Discriminator
 from .generator import Generator
-from .images import pil_to_tensor
+from .images import load_image, pil_to_tensor
 from .loss_net import LossNet
 from .losses import content_loss, cycle_loss, d_hinge_loss, g_hinge_loss, gram_matrix, tv_loss
 
@@ -70,7 +70,7 @@ def load_folder(folder: Path, long_side: int) -> list[torch.Tensor]:
     """All images of a folder as (3, H, W) tensors in [0, 1], long side ``long_side``."""
     tensors = []
     for path in sorted(folder.glob("*.jpg")) + sorted(folder.glob("*.png")):
-        image = Image.open(path).convert("RGB")
+        image = load_image(path)
         image.thumbnail((long_side, long_side), Image.Resampling.LANCZOS)
         tensors.append(pil_to_tensor(image)[0])
     if not tensors:
