@@ -35,6 +35,20 @@ def style_loss(
     return sum((weights or {}).get(tap, 1.0) * loss.mean() for tap, loss in per_layer.items())
 
 
+def color_moments(image: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) in [0, 1] -> (B, 6): per-channel mean and standard deviation."""
+    flat = image.flatten(2)
+    return torch.cat([flat.mean(-1), flat.std(-1)], dim=1)
+
+
+def color_loss(image: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Squared distance of (B, 3, H, W) colour moments to (B or 1, 6) targets -> (B,).
+
+    Anchors brightness and colour: with an edge-tuned loss net, Gram losses alone also fall when an image is
+    simply made darker or flatter."""
+    return (color_moments(image) - target).pow(2).sum(1)
+
+
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """(B, C, H, W) vs (B, C, H, W) feature maps -> (B,) mean squared difference."""
     return (features - target).pow(2).mean(dim=(1, 2, 3))

@@ -31,7 +31,15 @@ from .discriminator import Discriminator
 from .generator import Generator
 from .images import load_image, pil_to_tensor
 from .loss_net import LossNet
-from .losses import content_loss, cycle_loss, d_hinge_loss, g_hinge_loss, gram_matrix, tv_loss
+from .losses import (
+    color_loss,
+    content_loss,
+    cycle_loss,
+    d_hinge_loss,
+    g_hinge_loss,
+    gram_matrix,
+    tv_loss,
+)
 
 PHOTO = "photo"
 STYLE_TAPS = ("relu1_2", "relu2_2", "relu3_3")
@@ -56,6 +64,7 @@ class TrainConfig:
     style_weight: float = 4.0  # on the relative Gram loss, summed over STYLE_TAPS
     content_weight: float = 8.0  # on the relative content loss (1-2 lost faces in a first run)
     tv_weight: float = 0.5
+    color_weight: float = 20.0  # per-channel mean/std vs the style's images (see losses.color_loss)
     adv_weight: float = 0.05
     adv_start: int = 600
     cycle_weight: float = 1.0
@@ -100,6 +109,12 @@ def style_targets(loss_net: LossNet, images: list[torch.Tensor]) -> dict[str, to
     return {t: torch.stack([g[t] for g in grams]).mean(0) for t in STYLE_TAPS}
 
 
+def style_color_moments(images: list[torch.Tensor]) -> torch.Tensor:
+    """Colour moments (6,) over all pixels of a style's (3, H, W) images."""
+    pixels = torch.cat([img.flatten(1) for img in images], dim=1)
+    return torch.cat([pixels.mean(1), pixels.std(1)])
+
+
 def balanced_style_loss(
     features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor], scale: dict[str, float]
 ) -> torch.Tensor:
@@ -140,6 +155,7 @@ def train(cfg: TrainConfig) -> Path:
     targets = [style_targets(loss_net, [i.to(device) for i in imgs]) for imgs in style_images]
     target_stack = {t: torch.stack([tg[t] for tg in targets]) for t in STYLE_TAPS}  # (S, C, C)
     tap_scale = {t: float(target_stack[t].pow(2).mean()) for t in STYLE_TAPS}
+    color_targets = torch.stack([style_color_moments(imgs) for imgs in style_images]).to(device)  # (S, 6)
 
     state_file = cfg.run / "state.json"
     resume = json.loads(state_file.read_text()) if state_file.exists() else None
@@ -196,11 +212,13 @@ def train(cfg: TrainConfig) -> Path:
         l_style = balanced_style_loss(feats, {t: target_stack[t][s - 1] for t in STYLE_TAPS}, tap_scale).mean()
         l_content = (content_loss(feats[CONTENT_TAP], x_content) / x_content.pow(2).mean((1, 2, 3))).mean()
         l_tv = tv_loss(y)
+        l_color = color_loss(y, color_targets[s - 1]).mean()
         photo_code = codes_dev[:1].expand(b, -1)
         l_identity = cycle_loss(generator(x, photo_code), x)
         loss = cfg.style_weight * l_style + cfg.content_weight * l_content + cfg.tv_weight * l_tv
+        loss = loss + cfg.color_weight * l_color
         loss = loss + cfg.identity_weight * l_identity
-        losses = {"style": l_style, "content": l_content, "tv": l_tv, "identity": l_identity}
+        losses = {"style": l_style, "content": l_content, "color": l_color, "tv": l_tv, "identity": l_identity}
         if cfg.cycle_weight and step % cfg.cycle_every == 0:
             losses["cycle"] = cycle_loss(generator(y, photo_code), x)
             loss = loss + cfg.cycle_weight * losses["cycle"]
