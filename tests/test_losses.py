@@ -51,3 +51,16 @@ def test_content_tv_cycle_and_gan_losses():
     assert d_hinge_loss(torch.full((4,), 2.0), torch.full((4,), -2.0)).item() == 0.0
     assert d_hinge_loss(torch.zeros(4), torch.zeros(4)).item() == 2.0
     assert g_hinge_loss(torch.full((3,), 0.5)).item() == -0.5
+
+
+def test_color_moments_and_loss():
+    from pipeline.losses import color_loss, color_moments
+
+    image = torch.zeros(1, 3, 4, 4)
+    image[:, 0] = 1.0
+    image[:, 1, :2] = 1.0
+    moments = color_moments(image)
+    assert torch.allclose(moments[0, :3], torch.tensor([1.0, 0.5, 0.0]))
+    assert moments[0, 3] == 0 and moments[0, 4] > 0.4 and moments[0, 5] == 0
+    assert color_loss(image, moments).item() == 0.0
+    assert color_loss(image * 0.2, moments).item() > 0.5  # darkening is penalised
