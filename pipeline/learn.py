@@ -321,18 +321,19 @@ def bank_distances(
 
 
 @torch.no_grad()
-def measured_distances(setup: LearnSetup, bank: dict[str, PersonalStyle]) -> dict[str, float]:
-    """Balanced Gram distance to the targets of what each bank style's code actually makes of the validation
-    crops (one generator + loss-net pass per style)."""
+def measured_distances(setup: LearnSetup, bank: dict[str, PersonalStyle], config: LearnConfig) -> dict[str, float]:
+    """Weighted Gram + colour-moment loss to the targets of what each bank style's code actually makes of the
+    validation crops (one generator + loss-net pass per style)."""
     distances = {}
     for name, style in bank.items():
         delta = None if style.norm_delta is None else style.norm_delta.to(setup.device)[None]
         with setup.accelerator.autocast():
-            feats = setup.loss_net(
-                setup.generator(setup.eval_batch, style.code.to(setup.device)[None], delta), STYLE_TAPS
-            )
-        feats = {t: f.float() for t, f in feats.items()}
-        distances[name] = float(balanced_style_loss(feats, setup.targets.gram, setup.targets.scale).mean())
+            output = setup.generator(setup.eval_batch, style.code.to(setup.device)[None], delta)
+            feats = setup.loss_net(output, STYLE_TAPS)
+        output, feats = output.float(), {t: f.float() for t, f in feats.items()}
+        gram = balanced_style_loss(feats, setup.targets.gram, setup.targets.scale).mean()
+        color = color_loss(output, setup.targets.color[None]).mean()
+        distances[name] = float(config.style_weight * gram + config.color_weight * color)
     return distances
 
 
@@ -403,7 +404,7 @@ def zero_shot_style(
 def mixture_start(setup: LearnSetup, bank: dict[str, PersonalStyle], config: LearnConfig, name: str) -> PersonalStyle:
     """The zero-shot style: softmax mixture weights over ``bank`` (refined when ``config.zero_shot_steps``)."""
     if config.zero_shot_measure:
-        distances = measured_distances(setup, bank)
+        distances = measured_distances(setup, bank, config)
     else:
         distances = bank_distances(setup.targets.gram, bank, setup.targets.scale)
     weights = softmax_weights(distances, config.temperature)
