@@ -229,6 +229,13 @@ def random_crop(
     return patch.flip(-1) if flip and rng.random() < 0.5 else patch
 
 
+def sample_crop(sample: torch.Tensor, size: int, rng: random.Random, scale: float) -> torch.Tensor:
+    """A random square crop of a (3, H, W) sample rescaled by ``scale`` (<= 1), never enlarged: its side is
+    ``size`` or the rescaled short side if smaller, so texture scale is kept -> (3, s, s)."""
+    side = min(size, round(min(sample.shape[1:]) * scale))
+    return random_crop(sample, side, rng, scale)
+
+
 def center_crop(image: torch.Tensor, size: int) -> torch.Tensor:
     """(C, H, W) with H, W >= size -> the central (C, size, size) window."""
     h, w = image.shape[1:]
@@ -292,7 +299,7 @@ def sample_gram_targets(
     grams: dict[str, list[torch.Tensor]] = {t: [] for t in STYLE_TAPS}
     for sample in samples:
         for scale in config.style_scales:
-            crops = torch.stack([random_crop(sample, config.size, rng, scale) for _ in range(config.crops_per_sample)])
+            crops = torch.stack([sample_crop(sample, config.size, rng, scale) for _ in range(config.crops_per_sample)])
             for tap, feats in loss_net(crops.to(device), STYLE_TAPS).items():
                 grams[tap].append(gram_matrix(feats.float()).mean(0))
     return {t: torch.stack(g).mean(0) for t, g in grams.items()}
@@ -462,9 +469,9 @@ class LearnSetup:
     accelerator: Accelerator
     generator: Generator  # a frozen copy
     loss_net: LossNet
-    samples: list[torch.Tensor]  # (3, H, W) each, fitted to config.image_side
+    samples: list[torch.Tensor]  # (3, H, W) each, shrunk to config.image_side, never enlarged (texture scale)
     content: list[torch.Tensor]  # (3, H, W) each
-    pairs: list[torch.Tensor]  # (6, H, W) each: before and after stacked on channels
+    pairs: list[torch.Tensor]  # (6, H, W) each: before and after stacked on channels, fitted like the samples
     targets: StyleTargets
     eval_batch: torch.Tensor  # (B, 3, S, S) fixed content crops for zero-shot, validation, previews and metrics
     eval_pair: torch.Tensor | None  # (1, 6, S, S) centre crop of the first (before, after) pair, for validation
@@ -483,7 +490,7 @@ def prepare(pipe: PersonalStylePipeline, inputs: LearnInputs, config: LearnConfi
     device = accelerator.device
     rng = random.Random(seed)
     loss_net = _loss_net_on(pipe, device)
-    fit = lambda image: fit_image(image, config.image_side, config.size)  # noqa: E731
+    fit = lambda image: fit_image(image, config.image_side, MIN_SIDE)  # noqa: E731
     samples = [fit(s) for s in inputs.samples]
     gram = sample_gram_targets(loss_net, samples, config, rng)
     color = color_moments(torch.cat([s.flatten(1) for s in samples], 1)[None, :, :, None])[0].to(device)
@@ -493,11 +500,11 @@ def prepare(pipe: PersonalStylePipeline, inputs: LearnInputs, config: LearnConfi
         generator=_frozen_copy(pipe.generator, device),
         loss_net=loss_net,
         samples=samples,
-        content=[fit(c) for c in inputs.content],
+        content=[fit_image(c, config.image_side, config.size) for c in inputs.content],
         pairs=pairs,
         targets=StyleTargets(gram, bank_tap_scale(pipe.styles, gram), color),
         eval_batch=_eval_content(inputs.content, config, device),
-        eval_pair=center_crop(pairs[0], config.size)[None].to(device) if pairs else None,
+        eval_pair=center_crop(pairs[0], min(config.size, *pairs[0].shape[1:]))[None].to(device) if pairs else None,
         photo_code=pipe.photo_style().code.to(device),
         rng=rng,
         aug=torch.Generator(device=device).manual_seed(seed),
@@ -581,7 +588,8 @@ def _set_lr(state: LoopState, step: int, config: LearnConfig) -> float:
 
 
 def draw_batch(setup: LearnSetup, config: LearnConfig) -> dict[str, torch.Tensor]:
-    """Random content crops ``content`` (B, 3, S, S) and, with pairs, aligned ``before``/``after`` (1, 3, S, S)."""
+    """Random content crops ``content`` (B, 3, S, S) and, with pairs, aligned ``before``/``after`` (1, 3, s, s),
+    s <= S (pairs are never enlarged)."""
     rng = setup.rng
     crops = [
         random_crop(setup.content[rng.randrange(len(setup.content))], config.size, rng, rng.uniform(0.75, 1.0))
@@ -590,7 +598,7 @@ def draw_batch(setup: LearnSetup, config: LearnConfig) -> dict[str, torch.Tensor
     batch = {"content": torch.stack(crops).clamp(0, 1).to(setup.device)}
     if setup.pairs:
         pair = setup.pairs[rng.randrange(len(setup.pairs))]
-        both = random_crop(pair, config.size, rng, rng.uniform(0.75, 1.0))[None].clamp(0, 1).to(setup.device)
+        both = sample_crop(pair, config.size, rng, rng.uniform(0.75, 1.0))[None].clamp(0, 1).to(setup.device)
         batch["before"], batch["after"] = both[:, :3], both[:, 3:]
     return batch
 
@@ -651,10 +659,12 @@ def validation_objective(setup: LearnSetup, state: LoopState, config: LearnConfi
 def discriminator_step(setup: LearnSetup, state: LoopState, fake: torch.Tensor, config: LearnConfig) -> torch.Tensor:
     """One hinge step of the discriminator copy: real = multi-scale sample crops, fake = ``fake`` (B, 3, S, S)."""
     rng, disc = setup.rng, state.discriminator
-    real = [
-        random_crop(setup.samples[rng.randrange(len(setup.samples))], config.size, rng, rng.choice(config.style_scales))
-        for _ in range(fake.shape[0])
-    ]
+    real = []
+    for _ in range(fake.shape[0]):
+        crop = sample_crop(
+            setup.samples[rng.randrange(len(setup.samples))], config.size, rng, rng.choice(config.style_scales)
+        )
+        real.append(F.interpolate(crop[None], size=fake.shape[-2:], mode="bilinear", align_corners=False)[0])
     real = torch.stack(real).clamp(0, 1).to(fake.device)
     code = state.code.detach()[None].expand(fake.shape[0], -1)
     disc.requires_grad_(True)
