@@ -724,6 +724,10 @@ def run_loop(
     state, starting with the zero-shot one) and the callback; returns (history, cancelled)."""
     state.snapshot(validation_objective(setup, state, config))
     history: list[dict[str, float]] = [{"step": 0, "validation": round(state.best_objective, 6)}]
+    if callback is not None:  # step 0: the zero-shot start, an instant preview
+        preview = tensor_to_pil(stylize(setup, setup.eval_batch[:1], state.code, state.norm_delta).cpu())
+        if callback(0, config.steps, {"validation": state.best_objective}, preview) is True:
+            return history, True
 
     def validate() -> float:
         value = validation_objective(setup, state, config)
@@ -796,8 +800,9 @@ def learn(
 ) -> PersonalStyle:
     """Learn a :class:`PersonalStyle` from validated ``inputs``; the pipeline's weights are left unchanged.
 
-    ``callback(step, total, losses, preview)`` runs after every step (``preview`` is a small PIL image every
-    ``preview_every`` steps and at the end, else None); returning True stops early. Non-finite losses or
+    ``callback(step, total, losses, preview)`` runs once at step 0 with the zero-shot start's preview, then
+    after every step (``preview`` is a small PIL image every ``preview_every`` steps and at the end, else None);
+    returning True stops early. Non-finite losses or
     gradients restore the best state and halve the learning rates; a fourth failure ends the run. The state with
     the lowest validation objective (fixed crops; the zero-shot start included) is returned. Deterministic for a
     given seed on CPU.

@@ -240,8 +240,9 @@ class PersonalStylePipeline(DiffusionPipeline):
         ``quality`` picks a preset ("fast": style code only; "balanced"/"best": + adapters and the discriminator);
         ``content`` are photos to restyle while learning (default: the built-in set in ``weights/content``);
         ``pairs`` are (before, after) images of the look, learned with a paired L1 + perceptual loss;
-        ``steps``/``size`` override the preset. ``callback(step, total, losses, preview)`` runs after every step
-        and stops the run (returning the best style so far) by returning True. The shared weights never change.
+        ``steps``/``size`` override the preset. ``callback(step, total, losses, preview)`` runs at step 0 with the
+        zero-shot start's preview, then after every step, and stops the run (returning the best style so far) by
+        returning True. The shared weights never change.
         """
         from .learn import learn, load_inputs, preset
 
