@@ -13,6 +13,14 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     return flat @ flat.transpose(1, 2) / (c * h * w)
 
 
+def normalized_gram(gram: torch.Tensor) -> torch.Tensor:
+    """(..., C, C) Gram -> the same divided by its mean diagonal (mean channel energy): scale invariant.
+
+    With an edge-tuned loss net, raw Gram distances fall when an image is simply made darker or flatter;
+    normalised Grams compare texture (channel correlations) and leave exposure to ``color_loss``."""
+    return gram / gram.diagonal(dim1=-2, dim2=-1).mean(-1).clamp_min(1e-12)[..., None, None]
+
+
 def gram_distance(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """(B, C, C) vs (B or 1, C, C) Gram matrices -> (B,) mean squared difference."""
     return (gram - target).pow(2).mean(dim=(1, 2))

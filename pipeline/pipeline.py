@@ -19,7 +19,7 @@ from .faces import Box, detect_faces, face_mask
 from .generator import Generator
 from .images import ImageInput, fit_long_side, load_image, load_mask, pil_to_tensor, tensor_to_pil
 from .loss_net import LossNet
-from .losses import gram_matrix
+from .losses import gram_matrix, normalized_gram
 from .style import PersonalStyle, StyleError, mix_styles
 from .tiling import FULL_FRAME_PIXELS, stylize_tiled
 
@@ -43,8 +43,11 @@ class PersonalStyleOutput(BaseOutput):
 
 
 def relative_gram_distance(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) features vs a (C, C) Gram target -> (B,) ``||G - T||^2 / ||T||^2`` (0 = same statistics)."""
-    return (gram_matrix(features) - target).pow(2).mean((1, 2)) / target.pow(2).mean().clamp_min(1e-12)
+    """(B, C, H, W) features vs a (C, C) Gram target -> (B,) scale-invariant Gram distance (0 = same statistics).
+
+    Both Grams are divided by their mean diagonal (``losses.normalized_gram``) and compared by mean squared
+    difference (x100 for readable numbers), so exposure alone does not change it."""
+    return 100.0 * (normalized_gram(gram_matrix(features)) - normalized_gram(target)).pow(2).mean((1, 2))
 
 
 def blend_regions(original: torch.Tensor, stylized: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:

@@ -38,6 +38,7 @@ from .losses import (
     d_hinge_loss,
     g_hinge_loss,
     gram_matrix,
+    normalized_gram,
     tv_loss,
 )
 
@@ -61,8 +62,8 @@ class TrainConfig:
     mlp_lr: float = 5e-3  # the code -> scale/shift MLP learns faster than the shared convolutions
     d_lr: float = 4e-4
     code_dim: int = 64
-    style_weight: float = 4.0  # on the relative Gram loss, summed over STYLE_TAPS
-    content_weight: float = 8.0  # on the relative content loss (1-2 lost faces in a first run)
+    style_weight: float = 0.1  # on the scale-invariant Gram loss (x100, about 30-80 for a photo), summed over STYLE_TAPS
+    content_weight: float = 6.0  # on the relative content loss (1-2 lost faces in a first run)
     tv_weight: float = 0.5
     color_weight: float = 20.0  # per-channel mean/std vs the style's images (see losses.color_loss)
     adv_weight: float = 0.05
@@ -115,11 +116,12 @@ def style_color_moments(images: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat([pixels.mean(1), pixels.std(1)])
 
 
-def balanced_style_loss(
-    features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor], scale: dict[str, float]
-) -> torch.Tensor:
-    """Per-sample Gram loss summed over taps, each tap divided by a bank-wide scale: targets (B, C, C) -> (B,)."""
-    return sum((gram_matrix(features[t]) - target).pow(2).mean((1, 2)) / scale[t] for t, target in targets.items())
+def normalized_style_loss(features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Per-sample scale-invariant Gram loss summed over taps (x100): targets (B, C, C) -> (B,)."""
+    return sum(
+        100.0 * (normalized_gram(gram_matrix(features[t])) - normalized_gram(target)).pow(2).mean((1, 2))
+        for t, target in targets.items()
+    )
 
 
 def save_checkpoint(
@@ -154,7 +156,6 @@ def train(cfg: TrainConfig) -> Path:
     style_images = [load_folder(p, cfg.style_long_side) for p in style_dirs]
     targets = [style_targets(loss_net, [i.to(device) for i in imgs]) for imgs in style_images]
     target_stack = {t: torch.stack([tg[t] for tg in targets]) for t in STYLE_TAPS}  # (S, C, C)
-    tap_scale = {t: float(target_stack[t].pow(2).mean()) for t in STYLE_TAPS}
     color_targets = torch.stack([style_color_moments(imgs) for imgs in style_images]).to(device)  # (S, 6)
 
     state_file = cfg.run / "state.json"
@@ -209,7 +210,7 @@ def train(cfg: TrainConfig) -> Path:
         feats = loss_net(y, STYLE_TAPS)
         with torch.no_grad():
             x_content = loss_net(x, (CONTENT_TAP,))[CONTENT_TAP]
-        l_style = balanced_style_loss(feats, {t: target_stack[t][s - 1] for t in STYLE_TAPS}, tap_scale).mean()
+        l_style = normalized_style_loss(feats, {t: target_stack[t][s - 1] for t in STYLE_TAPS}).mean()
         l_content = (content_loss(feats[CONTENT_TAP], x_content) / x_content.pow(2).mean((1, 2, 3))).mean()
         l_tv = tv_loss(y)
         l_color = color_loss(y, color_targets[s - 1]).mean()
