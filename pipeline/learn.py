@@ -5,9 +5,10 @@ generator weights never change: a copy of the generator is frozen and only the n
 higher presets, a per-layer normalisation adapter ``norm_delta``) is optimised, so a learned style is a few
 kilobytes and mixes with the bank like any other.
 
-Losses (``pipeline/losses.py``), balanced as in pretraining (``pipeline/train.py``): Gram loss against random
-multi-scale crops of the samples, each tap divided by the bank-wide Gram energy (Gatys et al. 2016); relative
-relu2_2 content loss on content photos (Johnson et al. 2016); TV; cycle consistency G(G(x|s)|photo) ~ x
+Losses (``pipeline/losses.py``), weighted as in pretraining (``pipeline/train.py``): scale-invariant
+(trace-normalised) Gram loss against random multi-scale crops of the samples (Gatys et al. 2016) and a
+colour-moment loss (per-channel mean/std) that anchors exposure; relative relu2_2 content loss on content photos
+(Johnson et al. 2016); TV; cycle consistency G(G(x|s)|photo) ~ x
 (Zhu et al. 2017); hinge adversarial loss from a copy of the conditional discriminator fine-tuned on the samples
 with differentiable augmentation (Zhao et al. 2020); and, with before/after ``pairs``, a paired reconstruction
 loss (L1 + relative perceptual). The zero-shot code is a non-negative mixture of bank codes whose weights come
@@ -44,12 +45,13 @@ from .losses import (
     d_hinge_loss,
     g_hinge_loss,
     gram_matrix,
+    normalized_gram,
     perceptual_loss,
     tv_loss,
 )
-from .pipeline import PHOTO, relative_gram_distance
+from .pipeline import relative_gram_distance
 from .style import PersonalStyle, mix_styles
-from .train import balanced_style_loss
+from .train import normalized_style_loss
 
 if TYPE_CHECKING:
     from .pipeline import PersonalStylePipeline
@@ -77,8 +79,8 @@ class LearnConfig:
     adapters: bool = False  # also learn norm_delta, one scale/shift per normalised channel
     adapter_lr: float = 0.005
     adapter_decay: float = 1.0  # L2 pull of norm_delta toward zero (keeps styles mixable)
-    style_weight: float = 4.0  # on the bank-balanced Gram loss, summed over STYLE_TAPS (as in pretraining)
-    content_weight: float = 8.0  # on the relative relu2_2 content loss (as in pretraining)
+    style_weight: float = 0.1  # on the scale-invariant Gram loss (x100), summed over STYLE_TAPS (as in pretraining)
+    content_weight: float = 6.0  # on the relative relu2_2 content loss (as in pretraining)
     color_weight: float = 20.0  # on the per-channel colour mean/std vs the samples (as in pretraining)
     tv_weight: float = 0.5
     cycle_weight: float = 1.0
@@ -261,11 +263,10 @@ def get_accelerator() -> Accelerator:
 # --- targets, objective terms and the zero-shot code ----------------------------------------------------------
 @dataclass
 class StyleTargets:
-    """How the samples' look is measured: Gram targets ``{tap: (C, C)}``, the bank's per-tap Gram energy that
-    balances them, and the samples' colour moments (6,) (per-channel mean and std)."""
+    """How the samples' look is measured: Gram targets ``{tap: (C, C)}`` and colour moments (6,) (per-channel
+    mean and std)."""
 
     gram: dict[str, torch.Tensor]
-    scale: dict[str, float]
     color: torch.Tensor
 
 
@@ -273,10 +274,10 @@ def style_terms(
     output: torch.Tensor, feats: dict[str, torch.Tensor], input_content: torch.Tensor, targets: StyleTargets
 ) -> dict[str, torch.Tensor]:
     """The objective's terms for outputs (B, 3, S, S) in [0, 1] with their loss-net ``feats`` (STYLE_TAPS) and
-    the inputs' relu2_2 features (B, C, h, w): balanced Gram, relative content, colour moments, TV (scalars)."""
+    the inputs' relu2_2 features (B, C, h, w): scale-invariant Gram, relative content, colour moments, TV."""
     energy = input_content.pow(2).mean((1, 2, 3)).clamp_min(1e-12)
     return {
-        "style": balanced_style_loss(feats, targets.gram, targets.scale).mean(),
+        "style": normalized_style_loss(feats, targets.gram).mean(),
         "content": (content_loss(feats[CONTENT_TAP], input_content) / energy).mean(),
         "color": color_loss(output, targets.color[None]).mean(),
         "tv": tv_loss(output),
@@ -305,23 +306,14 @@ def sample_gram_targets(
     return {t: torch.stack(g).mean(0) for t, g in grams.items()}
 
 
-def bank_tap_scale(bank: dict[str, PersonalStyle], targets: dict[str, torch.Tensor]) -> dict[str, float]:
-    """Per-tap Gram energy over the bank's styles (as pretraining balances its style loss); the targets' own
-    energy where the bank has no Gram targets for a tap."""
-    scale = {}
-    for tap, target in targets.items():
-        grams = [s.gram[tap] for name, s in bank.items() if name != PHOTO and tap in s.gram]
-        energy = torch.stack(grams).pow(2).mean() if grams else target.pow(2).mean()
-        scale[tap] = max(float(energy), 1e-12)
-    return scale
-
-
-def bank_distances(
-    targets: dict[str, torch.Tensor], bank: dict[str, PersonalStyle], scale: dict[str, float]
-) -> dict[str, float]:
-    """Balanced Gram distance of the samples' targets to each bank style that carries all taps."""
+def bank_distances(targets: dict[str, torch.Tensor], bank: dict[str, PersonalStyle]) -> dict[str, float]:
+    """Scale-invariant Gram distance (as the style loss) of the samples' targets to each bank style carrying all
+    taps."""
     return {
-        name: sum(float((style.gram[t] - target.cpu()).pow(2).mean()) / scale[t] for t, target in targets.items())
+        name: sum(
+            float(100.0 * (normalized_gram(style.gram[t]) - normalized_gram(target.cpu())).pow(2).mean())
+            for t, target in targets.items()
+        )
         for name, style in bank.items()
         if all(t in style.gram for t in targets)
     }
@@ -338,7 +330,7 @@ def measured_distances(setup: LearnSetup, bank: dict[str, PersonalStyle], config
             output = setup.generator(setup.eval_batch, style.code.to(setup.device)[None], delta)
             feats = setup.loss_net(output, STYLE_TAPS)
         output, feats = output.float(), {t: f.float() for t, f in feats.items()}
-        gram = balanced_style_loss(feats, setup.targets.gram, setup.targets.scale).mean()
+        gram = normalized_style_loss(feats, setup.targets.gram).mean()
         color = color_loss(output, setup.targets.color[None]).mean()
         distances[name] = float(config.style_weight * gram + config.color_weight * color)
     return distances
@@ -361,28 +353,27 @@ def mixture_style(bank: dict[str, PersonalStyle], weights: dict[str, float], nam
 
 
 def refine_mixture(
-    generator: Generator,
-    loss_net: LossNet,
-    bank: dict[str, PersonalStyle],
-    weights: dict[str, float],
-    targets: dict[str, torch.Tensor],
-    scale: dict[str, float],
-    content: torch.Tensor,
-    steps: int,
-    lr: float = 0.3,
+    setup: LearnSetup, bank: dict[str, PersonalStyle], weights: dict[str, float], config: LearnConfig, lr: float = 0.3
 ) -> dict[str, float]:
-    """A few Adam steps on the mixture logits, minimising the balanced Gram loss of G(content | mix);
-    ``content`` is (B, 3, S, S). Returns the refined non-negative weights (summing to one)."""
+    """``config.zero_shot_steps`` Adam steps on the mixture logits, minimising the weighted Gram + colour loss of
+    G(validation crops | mixed code). Returns the refined non-negative weights (summing to one)."""
     names = list(weights)
-    codes = torch.stack([bank[n].code for n in names]).to(content.device)
-    logits = torch.tensor([math.log(max(weights[n], 1e-8)) for n in names], device=content.device, requires_grad=True)
+    device = setup.device
+    codes = torch.stack([bank[n].code for n in names]).to(device)
+    logits = torch.tensor([math.log(max(weights[n], 1e-8)) for n in names], device=device, requires_grad=True)
     opt = torch.optim.Adam([logits], lr=lr)
-    for _ in range(steps):
+    for _ in range(config.zero_shot_steps):
         code = torch.softmax(logits, 0) @ codes
-        feats = loss_net(generator(content, code[None]), STYLE_TAPS)
-        loss = balanced_style_loss({t: f.float() for t, f in feats.items()}, targets, scale).mean()
+        with setup.accelerator.autocast():
+            output = setup.generator(setup.eval_batch, code[None])
+            feats = setup.loss_net(output, STYLE_TAPS)
+        gram = normalized_style_loss({t: f.float() for t, f in feats.items()}, setup.targets.gram).mean()
+        loss = (
+            config.style_weight * gram
+            + config.color_weight * color_loss(output.float(), setup.targets.color[None]).mean()
+        )
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        setup.accelerator.backward(loss)
         opt.step()
     return {n: float(w) for n, w in zip(names, torch.softmax(logits.detach(), 0), strict=True)}
 
@@ -413,19 +404,10 @@ def mixture_start(setup: LearnSetup, bank: dict[str, PersonalStyle], config: Lea
     if config.zero_shot_measure:
         distances = measured_distances(setup, bank, config)
     else:
-        distances = bank_distances(setup.targets.gram, bank, setup.targets.scale)
+        distances = bank_distances(setup.targets.gram, bank)
     weights = softmax_weights(distances, config.temperature)
     if config.zero_shot_steps:
-        weights = refine_mixture(
-            setup.generator,
-            setup.loss_net,
-            bank,
-            weights,
-            setup.targets.gram,
-            setup.targets.scale,
-            setup.eval_batch,
-            config.zero_shot_steps,
-        )
+        weights = refine_mixture(setup, bank, weights, config)
     mixed = mixture_style(bank, weights, name)
     targets = {t: g.cpu() for t, g in setup.targets.gram.items()}
     return PersonalStyle(
@@ -502,7 +484,7 @@ def prepare(pipe: PersonalStylePipeline, inputs: LearnInputs, config: LearnConfi
         samples=samples,
         content=[fit_image(c, config.image_side, config.size) for c in inputs.content],
         pairs=pairs,
-        targets=StyleTargets(gram, bank_tap_scale(pipe.styles, gram), color),
+        targets=StyleTargets(gram, color),
         eval_batch=_eval_content(inputs.content, config, device),
         eval_pair=center_crop(pairs[0], min(config.size, *pairs[0].shape[1:]))[None].to(device) if pairs else None,
         photo_code=pipe.photo_style().code.to(device),
