@@ -51,7 +51,7 @@ from .losses import (
 )
 from .pipeline import relative_gram_distance
 from .style import PersonalStyle, mix_styles
-from .train import normalized_style_loss
+from .train import TrainConfig, normalized_style_loss
 
 if TYPE_CHECKING:
     from .pipeline import PersonalStylePipeline
@@ -79,10 +79,11 @@ class LearnConfig:
     adapters: bool = False  # also learn norm_delta, one scale/shift per normalised channel
     adapter_lr: float = 0.005
     adapter_decay: float = 1.0  # L2 pull of norm_delta toward zero (keeps styles mixable)
-    style_weight: float = 0.1  # on the scale-invariant Gram loss (x100), summed over STYLE_TAPS (as in pretraining)
-    content_weight: float = 6.0  # on the relative relu2_2 content loss (as in pretraining)
-    color_weight: float = 20.0  # on the per-channel colour mean/std vs the samples (as in pretraining)
-    tv_weight: float = 0.5
+    # loss weights as in pretraining, so the learned code lives where the generator was trained to balance them
+    style_weight: float = TrainConfig.style_weight  # scale-invariant Gram loss (x100), summed over STYLE_TAPS
+    content_weight: float = TrainConfig.content_weight  # relative relu2_2 content loss
+    color_weight: float = TrainConfig.color_weight  # per-channel colour mean/std vs the samples
+    tv_weight: float = TrainConfig.tv_weight
     cycle_weight: float = 1.0
     cycle_every: int = 2
     adv_weight: float = 0.0  # 0 turns the discriminator off
