@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -57,6 +58,7 @@ def main() -> None:
         gram = style_targets(loss_net, load_folder(folder, cfg.style_long_side))
         metadata = {"source": "built-in", "description": DESCRIPTIONS.get(name, ""), "pretrain_step": state["step"]}
         pipe.styles[name] = PersonalStyle(name, codes[index], None, gram, metadata)
+    shutil.rmtree(args.out / "styles", ignore_errors=True)  # no stale styles from an earlier export
     pipe.save_pretrained(args.out)
     loss_net.half().save_pretrained(args.out / "loss_net")  # stored fp16 as converted; loaded back as fp32
     print(f"exported step {state['step']} with {len(pipe.styles)} styles to {args.out}")
