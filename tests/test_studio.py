@@ -106,9 +106,10 @@ def test_learn_stream_reports_each_step_then_the_style(tiny_pipe, portrait, hopp
             tiny_pipe, [hopper.resize((96, 112))], name="mine", content=[portrait.resize((96, 96))], steps=2, size=64
         )
     )
-    assert [(u.step, u.total) for u in updates] == [(1, 2), (2, 2), (2, 2)]
+    assert [(u.step, u.total) for u in updates] == [(0, 2), (1, 2), (2, 2), (2, 2)]
     assert all(u.style is None for u in updates[:-1]) and updates[-1].style.name == "mine"
-    assert updates[0].eta is not None and updates[0].losses and updates[1].preview is not None
+    assert updates[0].preview is not None and updates[0].eta is None  # step 0: the zero-shot preview, at once
+    assert updates[1].eta is not None and updates[1].losses and updates[2].preview is not None
     assert tiny_pipe.styles == bank  # a learned style belongs to its session, never to the shared bank
     history = studio.loss_history(updates[:-1])
     assert set(history.columns) == {"step", "loss", "relative"}
