@@ -294,7 +294,7 @@ def weighted_objective(losses: dict[str, torch.Tensor], config: LearnConfig) -> 
 
 @torch.no_grad()
 def sample_gram_targets(
-    loss_net: LossNet, samples: list[torch.Tensor], config: LearnConfig, rng: random.Random
+    loss_net: LossNet, samples: list[torch.Tensor], rng: random.Random, config: LearnConfig
 ) -> dict[str, torch.Tensor]:
     """Mean Gram matrix per tap over random crops of every (3, H, W) sample at every scale -> ``{tap: (C, C)}``."""
     device = next(loss_net.parameters()).device
@@ -459,7 +459,9 @@ class LearnSetup:
     eval_batch: torch.Tensor  # (B, 3, S, S) fixed content crops for zero-shot, validation, previews and metrics
     eval_pair: torch.Tensor | None  # (1, 6, S, S) centre crop of the first (before, after) pair, for validation
     photo_code: torch.Tensor  # (code_dim,)
-    rng: random.Random
+    content_rng: random.Random  # separate streams: the content crops do not depend on which losses are on
+    pair_rng: random.Random
+    disc_rng: random.Random
     aug: torch.Generator
 
     @property
@@ -471,11 +473,10 @@ def prepare(pipe: PersonalStylePipeline, inputs: LearnInputs, config: LearnConfi
     """Copy the generator, fit the images to the learning scale and compute the samples' Gram targets."""
     accelerator = get_accelerator()
     device = accelerator.device
-    rng = random.Random(seed)
     loss_net = _loss_net_on(pipe, device)
     fit = lambda image: fit_image(image, config.image_side, MIN_SIDE)  # noqa: E731
     samples = [fit(s) for s in inputs.samples]
-    gram = sample_gram_targets(loss_net, samples, config, rng)
+    gram = sample_gram_targets(loss_net, samples, random.Random(seed), config)
     color = color_moments(torch.cat([s.flatten(1) for s in samples], 1)[None, :, :, None])[0].to(device)
     pairs = [torch.cat([fit(before), fit(after)]) for before, after in inputs.pairs]
     return LearnSetup(
@@ -489,7 +490,9 @@ def prepare(pipe: PersonalStylePipeline, inputs: LearnInputs, config: LearnConfi
         eval_batch=_eval_content(inputs.content, config, device),
         eval_pair=center_crop(pairs[0], min(config.size, *pairs[0].shape[1:]))[None].to(device) if pairs else None,
         photo_code=pipe.photo_style().code.to(device),
-        rng=rng,
+        content_rng=random.Random(seed + 1),
+        pair_rng=random.Random(seed + 2),
+        disc_rng=random.Random(seed + 3),
         aug=torch.Generator(device=device).manual_seed(seed),
     )
 
@@ -573,13 +576,14 @@ def _set_lr(state: LoopState, step: int, config: LearnConfig) -> float:
 def draw_batch(setup: LearnSetup, config: LearnConfig) -> dict[str, torch.Tensor]:
     """Random content crops ``content`` (B, 3, S, S) and, with pairs, aligned ``before``/``after`` (1, 3, s, s),
     s <= S (pairs are never enlarged)."""
-    rng = setup.rng
+    rng = setup.content_rng
     crops = [
         random_crop(setup.content[rng.randrange(len(setup.content))], config.size, rng, rng.uniform(0.75, 1.0))
         for _ in range(config.batch_size)
     ]
     batch = {"content": torch.stack(crops).clamp(0, 1).to(setup.device)}
     if setup.pairs:
+        rng = setup.pair_rng
         pair = setup.pairs[rng.randrange(len(setup.pairs))]
         both = sample_crop(pair, config.size, rng, rng.uniform(0.75, 1.0))[None].clamp(0, 1).to(setup.device)
         batch["before"], batch["after"] = both[:, :3], both[:, 3:]
@@ -641,7 +645,7 @@ def validation_objective(setup: LearnSetup, state: LoopState, config: LearnConfi
 
 def discriminator_step(setup: LearnSetup, state: LoopState, fake: torch.Tensor, config: LearnConfig) -> torch.Tensor:
     """One hinge step of the discriminator copy: real = multi-scale sample crops, fake = ``fake`` (B, 3, S, S)."""
-    rng, disc = setup.rng, state.discriminator
+    rng, disc = setup.disc_rng, state.discriminator
     real = []
     for _ in range(fake.shape[0]):
         crop = sample_crop(
