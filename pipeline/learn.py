@@ -73,7 +73,7 @@ class LearnConfig:
 
     size: int = 160  # square crop side the loop trains on
     image_side: int = 256  # samples/content are first fitted to this long side (sets the texture scale)
-    steps: int = 50
+    steps: int = 60
     batch_size: int = 2
     code_lr: float = 0.1
     adapters: bool = False  # also learn norm_delta, one scale/shift per normalised channel
@@ -110,10 +110,8 @@ class LearnConfig:
 
 PRESETS: dict[str, LearnConfig] = {
     "fast": LearnConfig(),
-    "balanced": LearnConfig(size=192, image_side=320, steps=150, adapters=True, adv_weight=0.05, adv_start=30),
-    "best": LearnConfig(
-        size=256, image_side=384, steps=300, adapters=True, adv_weight=0.05, adv_start=50, zero_shot_steps=10
-    ),
+    "balanced": LearnConfig(size=192, image_side=320, steps=120, adapters=True, adv_weight=0.05, adv_start=20),
+    "best": LearnConfig(size=224, image_side=384, steps=200, adapters=True, adv_weight=0.05, adv_start=30),
 }
 
 
