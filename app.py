@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent
 EXAMPLES = sorted((ROOT / "assets" / "examples").glob("*.jpg"))
 MAX_FILE_SIZE = "10mb"  # per upload, enforced by the server before any handler runs
 STYLIZE_CONCURRENCY = 2  # stylize/preview calls at once (they share the device); learning runs one at a time
-QUEUE_SIZE = 32
+QUEUE_SIZE = 32  # waiting events in all; one more gets "Queue is full" (HTTP 503), see RELIABILITY.md
+SESSION_TTL = 3600  # seconds: a session's files are deleted when its tab closes, and at the latest this old
 NO_MIX = ("none", "")
 EXAMPLE_STYLES = ("watercolor", "pencil", "cartoon")  # shown first when the bank has them
 ON_SPACES = bool(os.environ.get("SPACE_ID"))
@@ -52,6 +53,10 @@ def readable_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     def translate(exc: Exception) -> gr.Error:
         if isinstance(exc, gr.Error):
             return exc
+        if studio.is_out_of_memory(exc):
+            studio.free_memory()
+            logger.warning("out of memory in %s: %s", fn.__name__, type(exc).__name__)
+            return gr.Error(studio.OUT_OF_MEMORY[0].upper() + studio.OUT_OF_MEMORY[1:] + ".")
         if isinstance(exc, (ImageError, StyleError, studio.StudioError, ValueError)):
             return gr.Error(str(exc))
         logger.exception("unexpected failure in %s", fn.__name__)
@@ -76,6 +81,14 @@ def readable_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise translate(exc) from None
 
     return call
+
+
+def _paths(value: Any) -> list[tuple[str, str]]:
+    """:func:`uploads` for bookkeeping: the same pairs, nothing for a value it cannot read."""
+    try:
+        return uploads(value)
+    except ImageError:
+        return []
 
 
 def uploads(value: Any) -> list[tuple[str, str]]:
@@ -128,13 +141,34 @@ def style_choices(pipe: PersonalStylePipeline, session_styles: dict[str, Persona
 
 # --- handlers: UI values in, UI values out ------------------------------------------------------------------------
 class Handlers:
-    """The event handlers for one pipeline. Session data lives in ``gr.State``; the only shared mutable thing
-    here is the stop flag per running learn job, keyed by the session that started it."""
+    """The event handlers for one pipeline. Session data lives in ``gr.State``; shared here are the stop flag per
+    running learn job and each session's files (``files``: outputs and uploads, deleted when the session ends),
+    keyed by the session. ``is_upload(path)`` tells a visitor's upload from a file the app itself serves
+    (examples), which must outlive any session."""
 
-    def __init__(self, pipe: PersonalStylePipeline, portrait: Image.Image) -> None:
+    def __init__(
+        self,
+        pipe: PersonalStylePipeline,
+        portrait: Image.Image,
+        files: studio.SessionFiles,
+        is_upload: Callable[[str], bool] = lambda path: False,
+    ) -> None:
         self.pipe = pipe
         self.portrait = portrait
+        self.files = files
+        self.is_upload = is_upload
         self.stop_flags: dict[str, threading.Event] = {}
+
+    def keep(self, request: gr.Request | None, *values: Any) -> str:
+        """Record the uploads in ``values`` as ``request``'s session's -> the session key."""
+        session = getattr(request, "session_hash", None) or "anonymous"
+        paths = [path for value in values for path, _ in _paths(value) if self.is_upload(path)]
+        self.files.track_uploads(session, paths)
+        return session
+
+    def output(self, session: str, image: Image.Image | None, stem: str = "result") -> str | None:
+        """An output image as a file in the session's own folder (what the browser then fetches)."""
+        return None if image is None else self.files.save(session, image, stem)
 
     @readable_errors
     def stylize(
@@ -148,14 +182,16 @@ class Handlers:
         face_protect: float,
         region: dict[str, Any] | None,
         session_styles: dict[str, PersonalStyle],
-    ) -> tuple[Image.Image, pd.DataFrame, pd.DataFrame]:
+        request: gr.Request = None,
+    ) -> tuple[str, pd.DataFrame, pd.DataFrame]:
+        session = self.keep(request, selfie, (region or {}).get("layers"))
         image = upload_image(selfie, max_side=studio.MAX_SIDE)
         style = studio.resolve_style(self.pipe, style_name, session_styles, mix_with, float(mix_ratio or 0))
         mask = studio.load_region([path for path, _ in uploads((region or {}).get("layers"))])
         result = studio.stylize(
             self.pipe, image, style, float(strength), bool(preserve_color), float(face_protect or 0), mask
         )
-        return result.image, result.table, result.chart
+        return self.output(session, result.image, "stylized"), result.table, result.chart
 
     @staticmethod
     def region_canvas(selfie: Any) -> dict[str, Any] | None:
@@ -175,11 +211,13 @@ class Handlers:
         return self.portrait
 
     @readable_errors
-    def zero_shot(self, samples: Any, content: Any, selfie: Any) -> Image.Image | None:
+    def zero_shot(self, samples: Any, content: Any, selfie: Any, request: gr.Request = None) -> str | None:
+        session = self.keep(request, samples, content, selfie)
         sample_images = upload_images(samples, max_side=512)
         if not sample_images:
             return None
-        return studio.zero_shot_preview(self.pipe, sample_images, self.preview_portrait(content, selfie))
+        preview = studio.zero_shot_preview(self.pipe, sample_images, self.preview_portrait(content, selfie))
+        return self.output(session, preview, "preview")
 
     def arm_stop(self, request: gr.Request) -> None:
         self.stop_flags[request.session_hash] = threading.Event()
@@ -189,6 +227,11 @@ class Handlers:
         flag = self.stop_flags.get(request.session_hash)
         if flag is not None:
             flag.set()
+
+    def end_session(self, request: gr.Request) -> None:
+        """The tab closed (or the client went away): stop its learning, delete its files."""
+        self.stop(request)
+        self.files.close(request.session_hash or "anonymous")
 
     @readable_errors
     def learn(
@@ -207,9 +250,9 @@ class Handlers:
         request: gr.Request,
         progress: gr.Progress = gr.Progress(),
     ) -> Iterator[tuple[Any, ...]]:
+        session = self.keep(request, samples, content, before, after, selfie)
         name = studio.check_style_name(name, self.pipe)
         sample_images, content_images, pairs = learn_uploads(samples, content, before, after)
-        session = request.session_hash or "anonymous"
         stop = self.stop_flags.setdefault(session, threading.Event())
         history: list[studio.LearnUpdate] = []
         skip = gr.skip()
@@ -219,11 +262,12 @@ class Handlers:
                 steps=int(steps or 0) or None, size=int(size or 0) or None, seed=int(seed or 0), stop=stop,
             ):
                 if update.style is not None:
-                    yield self.learned(update, history, session_styles, self.preview_portrait(content, selfie))
+                    portrait = self.preview_portrait(content, selfie)
+                    yield self.learned(update, history, session_styles, portrait, session)
                     continue
                 history.append(update)
                 progress((update.step, update.total), desc=learn_status(update, stop.is_set()), unit="steps")
-                preview = update.preview if update.preview is not None else skip
+                preview = skip if update.preview is None else self.output(session, update.preview, "preview")
                 yield (preview, "", studio.loss_history(history), *[skip] * 6)
         finally:
             if self.stop_flags.get(session) is stop:
@@ -235,6 +279,7 @@ class Handlers:
         history: list[studio.LearnUpdate],
         session_styles: dict[str, PersonalStyle],
         portrait: Image.Image,
+        session: str,
     ) -> tuple[Any, ...]:
         """The Learn tab's outputs once a style is learned: it joins the session and is selected for Stylize."""
         style = update.style
@@ -243,7 +288,8 @@ class Handlers:
         table, chart = studio.learned_metrics(style)
         choices = style_choices(self.pipe, styles)
         return (
-            result.image, learn_status(update), studio.loss_history(history), table, styles,
+            self.output(session, result.image, "learned"), learn_status(update), studio.loss_history(history), table,
+            styles,
             gr.update(choices=choices, value=style.name), gr.update(choices=[NO_MIX, *choices]),
             gr.update(choices=list(styles), value=style.name), chart,
         )
@@ -461,7 +507,7 @@ def wire(
         concurrency_limit=1, show_progress_on=[learn.status],
     )
     learn.stop.click(handlers.stop, None, None, queue=False, api_name="stop")
-    demo.unload(handlers.stop)
+    demo.unload(handlers.end_session)
 
     load_outputs = [*style_lists, stylize.hub_message]
     stylize.hub_load.click(handlers.load_from_hub, [stylize.hub_repo, state], load_outputs, api_name="load_style")
@@ -481,7 +527,7 @@ def build_demo(pipe: PersonalStylePipeline, examples: list[Path] | None = None) 
     looks = looks or names or [None]
     example_rows = [[str(path), looks[i % len(looks)]] for i, path in enumerate(examples)]
     thumbnails = studio.style_gallery(pipe, portrait)
-    with gr.Blocks(title="Personal Style Studio", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
+    with gr.Blocks(title="Personal Style Studio", analytics_enabled=False, delete_cache=(600, SESSION_TTL)) as demo:
         session_styles = gr.State({})
         gr.Markdown(INTRO)
         with gr.Tabs():
@@ -491,7 +537,9 @@ def build_demo(pipe: PersonalStylePipeline, examples: list[Path] | None = None) 
                 learn = learn_tab()
             with gr.Tab("Share", id="share"):
                 share = share_tab()
-        wire(demo, Handlers(pipe, portrait), session_styles, stylize, learn, share)
+        files = studio.SessionFiles(Path(demo.GRADIO_CACHE) / "sessions", max_age=SESSION_TTL)
+        handlers = Handlers(pipe, portrait, files, is_upload=lambda path: path in demo.upload_file_set)
+        wire(demo, handlers, session_styles, stylize, learn, share)
     return demo
 
 

@@ -11,9 +11,14 @@ package is installed (Hugging Face Spaces) and does nothing elsewhere.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import math
+import os
 import queue
 import re
+import secrets
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -24,7 +29,7 @@ from typing import Any, TypeVar
 import pandas as pd
 from PIL import Image
 
-from .images import MAX_PIXELS, ImageError, fit_long_side, load_image
+from .images import MAX_PIXELS, MIN_SIDE, ImageError, fit_long_side, load_image
 from .pipeline import METRIC_TAPS, PersonalStylePipeline
 from .style import PersonalStyle, StyleError, mix_styles
 
@@ -54,15 +59,142 @@ class StudioError(ValueError):
     """A request the studio cannot serve; the message says what to change."""
 
 
+OUT_OF_MEMORY = "not enough memory for this request right now; try a smaller picture or fewer samples, or try again in a minute"
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for the ways running out of memory surfaces: ``MemoryError``, ``torch.OutOfMemoryError`` (CUDA), and
+    the ``RuntimeError`` of a failed CPU/MPS allocation ("DefaultCPUAllocator: can't allocate memory")."""
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(
+        hint in text for hint in ("out of memory", "can't allocate memory", "not enough memory")
+    )
+
+
+def free_memory() -> None:
+    """Release what a failed request left behind (Python garbage, the CUDA cache) so the next one can run."""
+    gc.collect()
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+class SessionFiles:
+    """Each visitor's files: outputs under ``root/<random token>/`` and the uploads the visitor sent, removed by
+    :meth:`close` when the session ends and by :meth:`sweep` once older than ``max_age`` seconds.
+
+    The token (128 random bits) keeps one session's outputs unguessable to another; uploads shared by two
+    sessions (the same bytes give the same server path) are removed when the last of them closes.
+    """
+
+    def __init__(self, root: str | os.PathLike, max_age: float = 3600.0) -> None:
+        self.root = Path(root)
+        self.max_age = max_age
+        self._folders: dict[str, Path] = {}
+        self._uploads: dict[str, set[str]] = {}
+        self._lock = threading.Lock()
+
+    def folder(self, session: str) -> Path:
+        """The session's private folder (created on first use; older folders of ended sessions are swept)."""
+        with self._lock:
+            if session not in self._folders:
+                self.root.mkdir(parents=True, exist_ok=True)
+                folder = self.root / secrets.token_hex(16)
+                folder.mkdir(mode=0o700)
+                self._folders[session] = folder
+                fresh = True
+            else:
+                fresh = False
+            folder = self._folders[session]
+        if fresh:
+            self.sweep()
+        return folder
+
+    def save(self, session: str, image: Image.Image, stem: str = "result") -> str:
+        """Write ``image`` as PNG into the session's folder, atomically (never a half-written file) -> its path."""
+        folder = self.folder(session)
+        fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".png", dir=folder)
+        os.close(fd)
+        try:
+            image.save(tmp, "PNG")
+            path = folder / f"{stem}-{secrets.token_hex(4)}.png"
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return str(path)
+
+    def track_uploads(self, session: str, paths: Sequence[str]) -> None:
+        """Remember that ``session`` sent these uploaded files (removed with the session)."""
+        with self._lock:
+            self._uploads.setdefault(session, set()).update(map(str, paths))
+
+    def close(self, session: str) -> None:
+        """Delete the session's folder and the uploads no other open session holds."""
+        with self._lock:
+            folder = self._folders.pop(session, None)
+            uploads = self._uploads.pop(session, set())
+            held = set().union(*self._uploads.values()) if self._uploads else set()
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+        for path in uploads - held:
+            _remove_upload(Path(path))
+
+    def sweep(self) -> None:
+        """Remove session folders (and the sessions' records) not touched for ``max_age`` seconds."""
+        cutoff = time.time() - self.max_age
+        with self._lock:
+            stale = [s for s, f in self._folders.items() if _mtime(f) < cutoff]
+            for session in stale:
+                self._folders.pop(session)
+            known = set(self._folders.values())
+        for folder in self.root.iterdir() if self.root.is_dir() else ():
+            if folder not in known and folder.is_dir() and _mtime(folder) < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def sessions(self) -> int:
+        with self._lock:
+            return len(self._folders.keys() | self._uploads.keys())
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _remove_upload(path: Path) -> None:
+    """Delete an uploaded file and its folder when that is left empty (the server keeps one folder per upload)."""
+    try:
+        path.unlink()
+        path.parent.rmdir()
+    except OSError:
+        pass
+
+
 # --- inputs ----------------------------------------------------------------------------------------------------
 def load_upload(path: str | Path, name: str | None = None, max_side: int | None = None) -> Image.Image:
     """An uploaded file -> RGB PIL image (shrunk to ``max_side`` if given); errors name the upload, not the
     server path."""
+    label = name or Path(path).name
     try:
         image = load_image(str(path))
     except ImageError as exc:
-        raise ImageError(str(exc).replace(str(path), name or Path(path).name)) from None
-    return fit_long_side(image, max_side) if max_side else image
+        raise ImageError(str(exc).replace(str(path), label)) from None
+    if not max_side:
+        return image
+    fitted = fit_long_side(image, max_side)
+    if min(fitted.size) < MIN_SIDE:
+        w, h = image.size
+        raise ImageError(
+            f"{label}: {w}x{h} is too long and thin (at {max_side} px long it would be {fitted.width}x{fitted.height}); "
+            "crop it closer to a square"
+        )
+    return fitted
 
 
 def load_region(paths: Sequence[str | Path]) -> Image.Image | None:

@@ -134,8 +134,8 @@ class PersonalStyle:
                 raise StyleError(f"{p}: missing; a style folder holds {WEIGHTS_NAME} and {CONFIG_NAME}")
         try:
             config = json.loads(config_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise StyleError(f"{config_path}: not valid JSON ({exc})") from None
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: deep nesting
+            raise StyleError(f"{config_path}: not valid JSON ({type(exc).__name__}: {str(exc)[:200]})") from None
         if not isinstance(config, dict) or config.get("format") != FORMAT:
             raise StyleError(f"{config_path}: 'format' must be {FORMAT!r}")
         if config.get("version") != VERSION:
@@ -153,13 +153,7 @@ class PersonalStyle:
         if norm_delta is not None and norm_delta.shape != (config.get("norm_params"),):
             raise StyleError(f"{weights_path}: 'norm_delta' has shape {tuple(norm_delta.shape)}, style.json says norm_params={config.get('norm_params')}")
         gram = {k.removeprefix("gram."): v.float() for k, v in tensors.items() if k.startswith("gram.")}
-        previews = []
-        for name in config.get("previews", []):
-            preview_path = path / Path(name).name
-            if preview_path.is_file():
-                from .images import load_image
-
-                previews.append(load_image(preview_path))
+        previews = _load_previews(path, config.get("previews", []), config_path)
         metadata = {k: v for k, v in config.items() if k not in _RESERVED}
         try:
             return cls(str(config.get("name") or path.name), tensors["code"].float(), norm_delta, gram, metadata, previews)
@@ -168,6 +162,23 @@ class PersonalStyle:
 
 
 _RESERVED = {"format", "version", "name", "code_dim", "norm_params", "taps", "previews"}
+
+
+def _load_previews(folder: Path, names: Any, config_path: Path) -> list[Image.Image]:
+    """The preview images ``style.json`` lists (file names inside ``folder`` only; missing ones are skipped)."""
+    from .images import ImageError, load_image
+
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise StyleError(f"{config_path}: 'previews' must be a list of file names")
+    previews = []
+    for name in names:
+        preview_path = folder / Path(name).name
+        if preview_path.is_file():
+            try:
+                previews.append(load_image(preview_path))
+            except ImageError as exc:
+                raise StyleError(f"unusable preview: {exc}") from None
+    return previews
 
 
 def _check_tensor(name: str, value: Any, ndim: int) -> torch.Tensor:
