@@ -23,6 +23,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import gradio as gr
+import gradio.utils as gradio_utils
 import pandas as pd
 from PIL import Image
 
@@ -91,6 +92,14 @@ def _paths(value: Any) -> list[tuple[str, str]]:
         return []
 
 
+def server_upload(path: str) -> str:
+    """``path`` if it lies in the server's upload folder (uploads, cached examples); a client naming any other
+    server file as its upload (``{"path": "/etc/passwd"}`` through the API) gets an error, not the file read."""
+    if not Path(path).resolve().is_relative_to(Path(gradio_utils.get_upload_folder()).resolve()):
+        raise ImageError(f"{Path(path).name}: not an uploaded file; please upload the image again")
+    return path
+
+
 def uploads(value: Any) -> list[tuple[str, str]]:
     """A raw (not preprocessed) upload value -> [(server path, name the user gave it)]."""
     if value is None:
@@ -98,9 +107,9 @@ def uploads(value: Any) -> list[tuple[str, str]]:
     if isinstance(value, list):
         return [item for v in value for item in uploads(v)]
     if isinstance(value, str):
-        return [(value, Path(value).name)]
+        return [(server_upload(value), Path(value).name)]
     if isinstance(value, dict) and value.get("path"):
-        return [(value["path"], value.get("orig_name") or Path(value["path"]).name)]
+        return [(server_upload(value["path"]), value.get("orig_name") or Path(value["path"]).name)]
     if isinstance(value, dict) and str(value.get("url", "")).startswith("data:"):
         return [(value["url"], "webcam image")]
     raise ImageError("could not read the upload; please upload the image again")
@@ -538,9 +547,15 @@ def build_demo(pipe: PersonalStylePipeline, examples: list[Path] | None = None) 
             with gr.Tab("Share", id="share"):
                 share = share_tab()
         files = studio.SessionFiles(Path(demo.GRADIO_CACHE) / "sessions", max_age=SESSION_TTL)
-        handlers = Handlers(pipe, portrait, files, is_upload=lambda path: path in demo.upload_file_set)
+        handlers = Handlers(pipe, portrait, files, is_upload=functools.partial(is_visitor_upload, demo))
         wire(demo, handlers, session_styles, stylize, learn, share)
     return demo
+
+
+def is_visitor_upload(demo: gr.Blocks, path: str) -> bool:
+    """A file a visitor uploaded, and not one the app serves to all (examples, gallery: the same bytes give the
+    same server path, so an upload of an example picture is the example's file)."""
+    return path in demo.upload_file_set and not any(path in getattr(b, "keep_in_cache", ()) for b in demo.blocks.values())
 
 
 def serve(demo: gr.Blocks, *, host: str | None = None, port: int | None = None, share: bool = False,

@@ -65,29 +65,41 @@ def cmd_styles(args: argparse.Namespace) -> None:
         print(f"{name:<{width}}  {style.metadata.get('description', '')}")
 
 
-def cmd_stylize(args: argparse.Namespace) -> None:
+def cmd_stylize(args: argparse.Namespace) -> int:
+    """Restyle each image; an unreadable one is reported and skipped (exit code 2 at the end), the rest are done."""
     from tqdm import tqdm
 
-    from .images import load_image
+    from .images import ImageError, load_image
 
     pipe = load_pipeline(args.weights)
     style = parse_style(args.style)
     pipe.resolve_style(style)  # fail before any work on a bad style
     label = args.style.replace("/", "_").replace(":", "").replace(",", "+")
-    results = []
+    results, failed = [], 0
     bar = tqdm(args.images, unit="img", file=sys.stderr)
     for path in bar:
-        image = load_image(path)
+        try:
+            image = load_image(path)
+        except ImageError as exc:
+            bar.write(f"error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
         start = time.perf_counter()
         out = pipe(image, style=style, strength=args.strength, preserve_color=args.preserve_color,
                    metrics=not args.no_metrics)
         seconds = time.perf_counter() - start
         target = args.out / f"{Path(path).stem}_{label}.png"
+        if any(r["output"] == str(target) for r in results):  # a.jpg and a.png: keep both
+            target = target.with_name(f"{Path(path).stem}-{len(results)}_{label}.png")
         save_atomic(out.images[0], target)
         bar.write(f"{path} -> {target}  ({image.size[0]}x{image.size[1]}, {seconds * 1000:.0f} ms)")
         results.append({"input": str(path), "output": str(target), "seconds": round(seconds, 4), **out.metrics[0]})
     if args.metrics_json:
         args.metrics_json.write_text(json.dumps(results, indent=2))
+    if failed:
+        print(f"error: {failed} of {len(args.images)} images could not be read (see above)", file=sys.stderr)
+        return 2
+    return 0
 
 
 def cmd_learn(args: argparse.Namespace) -> None:
@@ -162,14 +174,16 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        return args.func(args) or 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print("error: out of memory; try smaller images", file=sys.stderr)
+        return 2
     except (HubError, ValueError, OSError, RuntimeError) as exc:  # ImageError/StyleError are ValueErrors
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

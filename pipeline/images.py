@@ -4,8 +4,8 @@
 returns an RGB PIL image: EXIF orientation applied, an embedded ICC profile (e.g. a phone's Display P3)
 converted to sRGB, alpha flattened onto white, CMYK, LAB, 16-bit, 32-bit, palette, bilevel and greyscale modes
 converted, the first frame of an animation taken (with a warning); decompression bombs (more than ``max_pixels``,
-judged from the header before any pixel is decoded), truncated or corrupt files and tiny images are refused with
-an :class:`ImageError` that names the input and the reason.
+judged from the header before any pixel is decoded), truncated or corrupt files, tiny images and strips more than
+``MAX_ASPECT``:1 are refused with an :class:`ImageError` that names the input and the reason.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 MAX_PIXELS = 40_000_000  # larger inputs are refused (decompression-bomb guard); about 7700 x 5200
 MIN_SIDE = 16
+MAX_ASPECT = 64  # long side / short side; beyond it the metrics' 256 px copy is under 4 px thin (VGG pools to 0)
 ImageInput = str | os.PathLike | bytes | bytearray | IO[bytes] | Image.Image | np.ndarray
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
@@ -156,8 +157,11 @@ def load_image(source: ImageInput, max_pixels: int = MAX_PIXELS, min_side: int =
         image = _open(source, name, max_pixels)
     _check_pixels(name, image.size, max_pixels)
     image = _to_rgb(image, name)
-    if min(image.size) < min_side:
-        raise ImageError(f"{name}: {image.size[0]}x{image.size[1]} is too small; both sides need {min_side} px or more")
+    w, h = image.size
+    if min(w, h) < min_side:
+        raise ImageError(f"{name}: {w}x{h} is too small; both sides need {min_side} px or more")
+    if max(w, h) > MAX_ASPECT * min(w, h):
+        raise ImageError(f"{name}: {w}x{h} is too long and thin (more than {MAX_ASPECT}:1); crop it closer to a square")
     return image
 
 

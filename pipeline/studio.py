@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import pandas as pd
 from PIL import Image
 
-from .images import MAX_PIXELS, MIN_SIDE, ImageError, fit_long_side, load_image
+from .images import MAX_PIXELS, ImageError, fit_long_side, load_image
 from .pipeline import METRIC_TAPS, PersonalStylePipeline
 from .style import PersonalStyle, StyleError, mix_styles
 
@@ -185,16 +185,7 @@ def load_upload(path: str | Path, name: str | None = None, max_side: int | None 
         image = load_image(str(path))
     except ImageError as exc:
         raise ImageError(str(exc).replace(str(path), label)) from None
-    if not max_side:
-        return image
-    fitted = fit_long_side(image, max_side)
-    if min(fitted.size) < MIN_SIDE:
-        w, h = image.size
-        raise ImageError(
-            f"{label}: {w}x{h} is too long and thin (at {max_side} px long it would be {fitted.width}x{fitted.height}); "
-            "crop it closer to a square"
-        )
-    return fitted
+    return fit_long_side(image, max_side) if max_side else image
 
 
 def load_region(paths: Sequence[str | Path]) -> Image.Image | None:
@@ -482,7 +473,10 @@ def load_hub_style(pipe: PersonalStylePipeline, repo_id: str, token: str | None 
         folder = download_style(repo_id, token=token or False)
     except HubError as exc:
         raise StudioError(str(exc)) from None
-    style = PersonalStyle.load_folder(folder)
+    try:
+        style = PersonalStyle.load_folder(folder)
+    except StyleError as exc:  # name the repo, not the server's cache folder
+        raise StyleError(str(exc).replace(str(folder), repo_id)) from None
     pipe.check_style(style)
     return style
 
