@@ -148,13 +148,17 @@ def load_image(source: ImageInput, max_pixels: int = MAX_PIXELS, min_side: int =
     """Any supported input -> a new RGB PIL image (the input is never modified), or :class:`ImageError`."""
     name = _describe(source)
     if isinstance(source, np.ndarray):
+        if source.ndim not in (2, 3):
+            raise ImageError(f"{name}: expected an (H, W), (H, W, 3) or (H, W, 4) array")
         _check_pixels(name, source.shape[1::-1], max_pixels)
         image = _from_array(source, name)
     elif isinstance(source, Image.Image):
         _check_pixels(name, source.size, max_pixels)
         image = _orient(source, name)
-    else:
+    elif isinstance(source, (str, os.PathLike, bytes, bytearray)) or hasattr(source, "read"):
         image = _open(source, name, max_pixels)
+    else:
+        raise ImageError(f"{name}: expected a path, bytes, a file object, a PIL image or an array")
     _check_pixels(name, image.size, max_pixels)
     image = _to_rgb(image, name)
     w, h = image.size
