@@ -21,6 +21,7 @@ import json
 import pickle
 import shutil
 import struct
+import sys
 import zlib
 from pathlib import Path
 
@@ -28,6 +29,8 @@ import numpy as np
 import torch
 from PIL import Image
 from safetensors.torch import save_file
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the pipeline package, for --table
 
 CODE_DIM = 8  # the tests' tiny pipeline; style cases that should load use it
 Case = dict[str, str]
@@ -267,13 +270,43 @@ def write_corpus(out: Path) -> list[Case]:
     return manifest
 
 
+def outcome_table(out: Path, manifest: list[Case]) -> str:
+    """A markdown table: each case, what it is, and what ``load_image``/``PersonalStyle.from_pretrained`` plus the
+    8-value-code check make of it (the message a user sees, with the corpus folder cut from it)."""
+    import warnings
+
+    from pipeline.images import ImageError, load_image
+    from pipeline.style import PersonalStyle, StyleError
+
+    rows = ["| case | what | expected | outcome (Python API) |", "| --- | --- | --- | --- |"]
+    for case in manifest:
+        path = out / case["path"]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if case["kind"] == "image":
+                    result = "ok: RGB {}x{}".format(*load_image(path).size)
+                else:
+                    style = PersonalStyle.from_pretrained(path)
+                    if style.code_dim != CODE_DIM:
+                        raise StyleError(f"style {style.name!r} has a {style.code_dim}-value code; this generator takes {CODE_DIM}")
+                    result = f"ok: {style.name!r}"
+        except (ImageError, StyleError) as exc:
+            result = "error: " + str(exc).replace(str(out) + "/", "")[:140]
+        rows.append(f"| {case['name']} | {case['why']} | {case['expect']} | {result.replace('|', '/')} |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="folder to (re)create")
+    parser.add_argument("--table", action="store_true", help="also print each case's outcome as a markdown table")
     args = parser.parse_args(argv)
     manifest = write_corpus(args.out)
     kinds = {k: sum(c["kind"] == k for c in manifest) for k in ("image", "style")}
     print(f"{args.out}: {kinds['image']} image files, {kinds['style']} style folders; manifest.json")
+    if args.table:
+        print(outcome_table(args.out, manifest))
 
 
 if __name__ == "__main__":
