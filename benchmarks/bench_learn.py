@@ -194,7 +194,7 @@ def gatys(
     opt = torch.optim.Adam([pixels], lr=GATYS_LR)
     started, steps = time.perf_counter(), 0
     while time.perf_counter() - started < seconds:
-        loss = weighted_objective(style_terms(pixels, pipe.loss_net(pixels, STYLE_TAPS), x_content, targets), config)
+        loss = weighted_objective(style_terms(pixels, pipe.loss_net(pixels, STYLE_TAPS), x_content, targets, x), config)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -39,6 +39,7 @@ from .images import ImageError, load_image, pil_to_tensor, tensor_to_pil
 from .loss_net import LossNet
 from .losses import (
     color_loss,
+    color_map_residual,
     color_moments,
     content_loss,
     cycle_loss,
@@ -47,6 +48,7 @@ from .losses import (
     gram_matrix,
     normalized_gram,
     perceptual_loss,
+    relative_color_target,
     tv_loss,
 )
 from .pipeline import relative_gram_distance
@@ -83,6 +85,7 @@ class LearnConfig:
     style_weight: float = TrainConfig.style_weight  # scale-invariant Gram loss (x100), summed over STYLE_TAPS
     content_weight: float = TrainConfig.content_weight  # relative relu2_2 content loss
     color_weight: float = TrainConfig.color_weight  # per-channel colour mean/std vs the samples
+    color_map_weight: float = TrainConfig.color_map_weight  # no blobs: low-frequency change is a colour curve
     tv_weight: float = TrainConfig.tv_weight
     cycle_weight: float = 1.0
     cycle_every: int = 2
@@ -262,25 +265,41 @@ def get_accelerator() -> Accelerator:
 # --- targets, objective terms and the zero-shot code ----------------------------------------------------------
 @dataclass
 class StyleTargets:
-    """How the samples' look is measured: Gram targets ``{tap: (C, C)}`` and colour moments (6,) (per-channel
-    mean and std)."""
+    """How the samples' look is measured: Gram targets ``{tap: (C, C)}``, colour moments (6,) (per-channel
+    mean and std) and, when known, the moments (6,) of ordinary photos they are relative to."""
 
     gram: dict[str, torch.Tensor]
     color: torch.Tensor
+    reference: torch.Tensor | None = None
+
+    def color_target(self, inputs: torch.Tensor | None) -> torch.Tensor:
+        """Colour-moment targets for G(inputs), inputs (B, 3, H, W) -> (B or 1, 6): relative to each input
+        (:func:`relative_color_target`) when a reference is known, else the samples' absolute moments."""
+        if inputs is None or self.reference is None:
+            return self.color[None]
+        return relative_color_target(color_moments(inputs), self.color, self.reference)
 
 
 def style_terms(
-    output: torch.Tensor, feats: dict[str, torch.Tensor], input_content: torch.Tensor, targets: StyleTargets
+    output: torch.Tensor,
+    feats: dict[str, torch.Tensor],
+    input_content: torch.Tensor,
+    targets: StyleTargets,
+    inputs: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """The objective's terms for outputs (B, 3, S, S) in [0, 1] with their loss-net ``feats`` (STYLE_TAPS) and
-    the inputs' relu2_2 features (B, C, h, w): scale-invariant Gram, relative content, colour moments, TV."""
+    the inputs' relu2_2 features (B, C, h, w): scale-invariant Gram, relative content, colour moments (relative to
+    the ``inputs`` (B, 3, S, S) when given), TV and, with ``inputs``, the colour-map residual."""
     energy = input_content.pow(2).mean((1, 2, 3)).clamp_min(1e-12)
-    return {
+    terms = {
         "style": normalized_style_loss(feats, targets.gram).mean(),
         "content": (content_loss(feats[CONTENT_TAP], input_content) / energy).mean(),
-        "color": color_loss(output, targets.color[None]).mean(),
+        "color": color_loss(output, targets.color_target(inputs)).mean(),
         "tv": tv_loss(output),
     }
+    if inputs is not None:
+        terms["color_map"] = color_map_residual(output, inputs).mean()
+    return terms
 
 
 def weighted_objective(losses: dict[str, torch.Tensor], config: LearnConfig) -> torch.Tensor:
@@ -330,7 +349,7 @@ def measured_distances(setup: LearnSetup, bank: dict[str, PersonalStyle], config
             feats = setup.loss_net(output, STYLE_TAPS)
         output, feats = output.float(), {t: f.float() for t, f in feats.items()}
         gram = normalized_style_loss(feats, setup.targets.gram).mean()
-        color = color_loss(output, setup.targets.color[None]).mean()
+        color = color_loss(output, setup.targets.color_target(setup.eval_batch)).mean()
         distances[name] = float(config.style_weight * gram + config.color_weight * color)
     return distances
 
@@ -369,7 +388,7 @@ def refine_mixture(
         gram = normalized_style_loss({t: f.float() for t, f in feats.items()}, setup.targets.gram).mean()
         loss = (
             config.style_weight * gram
-            + config.color_weight * color_loss(output.float(), setup.targets.color[None]).mean()
+            + config.color_weight * color_loss(output.float(), setup.targets.color_target(setup.eval_batch)).mean()
         )
         opt.zero_grad(set_to_none=True)
         setup.accelerator.backward(loss)
@@ -477,14 +496,16 @@ def prepare(pipe: PersonalStylePipeline, inputs: LearnInputs, config: LearnConfi
     gram = sample_gram_targets(loss_net, samples, random.Random(seed), config)
     color = color_moments(torch.cat([s.flatten(1) for s in samples], 1)[None, :, :, None])[0].to(device)
     pairs = [torch.cat([fit(before), fit(after)]) for before, after in inputs.pairs]
+    content = [fit_image(c, config.image_side, config.size) for c in inputs.content]
+    reference = color_moments(torch.cat([c.flatten(1) for c in content], 1)[None, :, :, None])[0].to(device)
     return LearnSetup(
         accelerator=accelerator,
         generator=_frozen_copy(pipe.generator, device),
         loss_net=loss_net,
         samples=samples,
-        content=[fit_image(c, config.image_side, config.size) for c in inputs.content],
+        content=content,
         pairs=pairs,
-        targets=StyleTargets(gram, color),
+        targets=StyleTargets(gram, color, reference),
         eval_batch=_eval_content(inputs.content, config, device),
         eval_pair=center_crop(pairs[0], min(config.size, *pairs[0].shape[1:]))[None].to(device) if pairs else None,
         photo_code=pipe.photo_style().code.to(device),
@@ -610,7 +631,7 @@ def core_losses(setup: LearnSetup, state: LoopState, x: torch.Tensor) -> tuple[d
         with torch.no_grad():
             x_content = setup.loss_net(x, (CONTENT_TAP,))[CONTENT_TAP]
     y = y.float()
-    return style_terms(y, {t: f.float() for t, f in feats.items()}, x_content.float(), setup.targets), y
+    return style_terms(y, {t: f.float() for t, f in feats.items()}, x_content.float(), setup.targets, x), y
 
 
 def generator_losses(

@@ -57,6 +57,41 @@ def color_loss(image: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (color_moments(image) - target).pow(2).sum(1)
 
 
+def relative_color_target(
+    source: torch.Tensor, style: torch.Tensor, reference: torch.Tensor, max_ratio: float = 4.0
+) -> torch.Tensor:
+    """Per-image colour-moment targets in the manner of Reinhard colour transfer -> (B, 6).
+
+    ``source`` (B, 6) are the input's moments, ``style`` (6,) or (B, 6) the style images' and ``reference`` (6,)
+    those of ordinary photos: the target mean is the input's shifted by the style's offset from the photos, the
+    target std the input's scaled by the style's ratio to them (clamped to [1/max_ratio, max_ratio]). Absolute
+    targets would ask a flat crop for the style's full contrast, which a generator can only meet by painting
+    blobs into it."""
+    ratio = (style[..., 3:] / reference[3:].clamp_min(1e-6)).clamp(1 / max_ratio, max_ratio)
+    return torch.cat([source[:, :3] + style[..., :3] - reference[:3], source[:, 3:] * ratio], dim=1)
+
+
+def _color_basis(pixels: torch.Tensor) -> torch.Tensor:
+    """(B, N, 3) colours -> (B, N, 10): 1, r, g, b and their squares and products (a global colour curve)."""
+    r, g, b = pixels.unbind(-1)
+    return torch.stack([torch.ones_like(r), r, g, b, r * r, g * g, b * b, r * g, r * b, g * b], dim=-1)
+
+
+def color_map_residual(output: torch.Tensor, source: torch.Tensor, pool: int = 8, ridge: float = 1e-4) -> torch.Tensor:
+    """How much of the output's low-frequency change is *not* a global colour curve of the source -> (B,).
+
+    Both (B, 3, H, W) images are averaged over ``pool`` x ``pool`` cells; a quadratic colour map from the source's
+    cells to the output's is fitted per image by ridge least squares, and the mean squared residual is returned.
+    A colour grade, a tone curve or a paper tint costs nothing; a blob painted into a flat region (a change that
+    depends on *where* a pixel is, not on its colour) does. Textures finer than ``pool`` are averaged away."""
+    x = F.avg_pool2d(source, pool).flatten(2).transpose(1, 2)  # (B, N, 3)
+    y = F.avg_pool2d(output, pool).flatten(2).transpose(1, 2)
+    basis = _color_basis(x)  # (B, N, 10)
+    gram = basis.transpose(1, 2) @ basis + ridge * x.shape[1] * torch.eye(basis.shape[-1], device=basis.device)
+    coeffs = torch.linalg.solve(gram, basis.transpose(1, 2) @ y)  # (B, 10, 3)
+    return (y - basis @ coeffs).pow(2).mean((1, 2))
+
+
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """(B, C, H, W) vs (B, C, H, W) feature maps -> (B,) mean squared difference."""
     return (features - target).pow(2).mean(dim=(1, 2, 3))

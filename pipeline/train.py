@@ -4,7 +4,8 @@
     accelerate launch -m pipeline.train --data data --run runs/gpu --steps 20000 --crop 256 --batch-size 16
 
 Losses per step (see ``pipeline/losses.py``): relative Gram loss of G(x|s) against style s, content loss
-(relu2_2) against x, TV, hinge adversarial loss from the conditional discriminator on differentiably augmented
+(relu2_2) against x, colour moments relative to x, a colour-map residual (low-frequency change must be a global
+colour curve of x: no blobs), TV, hinge adversarial loss from the conditional discriminator on differentiably augmented
 crops (after ``adv_start``), cycle loss G(G(x|s)|photo) ~ x and identity loss G(x|photo) ~ x.
 Checkpoints (safetensors + optimiser state) go to ``--run`` every ``--checkpoint-minutes``; a rerun resumes.
 """
@@ -33,12 +34,15 @@ from .images import load_image, pil_to_tensor
 from .loss_net import LossNet
 from .losses import (
     color_loss,
+    color_map_residual,
+    color_moments,
     content_loss,
     cycle_loss,
     d_hinge_loss,
     g_hinge_loss,
     gram_matrix,
     normalized_gram,
+    relative_color_target,
     tv_loss,
 )
 
@@ -65,7 +69,8 @@ class TrainConfig:
     style_weight: float = 0.1  # on the scale-invariant Gram loss (x100, about 30-80 for a photo), summed over STYLE_TAPS
     content_weight: float = 6.0  # on the relative content loss (1-2 lost faces in a first run)
     tv_weight: float = 0.5
-    color_weight: float = 20.0  # per-channel mean/std vs the style's images (see losses.color_loss)
+    color_weight: float = 20.0  # per-channel mean/std vs targets from the input (see losses.relative_color_target)
+    color_map_weight: float = 150.0  # low-frequency change that is not a global colour curve (losses.color_map_residual)
     adv_weight: float = 0.05
     adv_start: int = 600
     cycle_weight: float = 1.0
@@ -74,6 +79,7 @@ class TrainConfig:
     checkpoint_minutes: float = 5.0
     seed: int = 0
     generator: dict = field(default_factory=dict)  # Generator config overrides
+    init: str = ""  # start a new run (fresh optimiser and schedule) from another run's weights
 
 
 def load_folder(folder: Path, long_side: int) -> list[torch.Tensor]:
@@ -157,15 +163,21 @@ def train(cfg: TrainConfig) -> Path:
     targets = [style_targets(loss_net, [i.to(device) for i in imgs]) for imgs in style_images]
     target_stack = {t: torch.stack([tg[t] for tg in targets]) for t in STYLE_TAPS}  # (S, C, C)
     color_targets = torch.stack([style_color_moments(imgs) for imgs in style_images]).to(device)  # (S, 6)
+    content_moments = style_color_moments(content).to(device)  # (6,): the photos' colour reference
 
     state_file = cfg.run / "state.json"
     resume = json.loads(state_file.read_text()) if state_file.exists() else None
     if resume and resume["styles"] != names:
         raise ValueError(f"{state_file}: styles {resume['styles']} differ from the data's {names}")
-    if resume:
-        generator = Generator.from_pretrained(cfg.run / "generator")
-        discriminator = Discriminator.from_pretrained(cfg.run / "discriminator")
-        codes = torch.nn.Parameter(load_file(str(cfg.run / "codes.safetensors"))["codes"])
+    source = cfg.run if resume else Path(cfg.init) if cfg.init else None
+    if source is not None:
+        if not resume:
+            init_state = json.loads((source / "state.json").read_text())
+            if init_state["styles"] != names:
+                raise ValueError(f"{source}: styles {init_state['styles']} differ from the data's {names}")
+        generator = Generator.from_pretrained(source / "generator")
+        discriminator = Discriminator.from_pretrained(source / "discriminator")
+        codes = torch.nn.Parameter(load_file(str(source / "codes.safetensors"))["codes"])
     else:
         generator = Generator(code_dim=cfg.code_dim, **cfg.generator)
         discriminator = Discriminator(code_dim=cfg.code_dim)
@@ -213,13 +225,15 @@ def train(cfg: TrainConfig) -> Path:
         l_style = normalized_style_loss(feats, {t: target_stack[t][s - 1] for t in STYLE_TAPS}).mean()
         l_content = (content_loss(feats[CONTENT_TAP], x_content) / x_content.pow(2).mean((1, 2, 3))).mean()
         l_tv = tv_loss(y)
-        l_color = color_loss(y, color_targets[s - 1]).mean()
+        l_color = color_loss(y, relative_color_target(color_moments(x), color_targets[s - 1], content_moments)).mean()
         photo_code = codes_dev[:1].expand(b, -1)
         l_identity = cycle_loss(generator(x, photo_code), x)
         loss = cfg.style_weight * l_style + cfg.content_weight * l_content + cfg.tv_weight * l_tv
         loss = loss + cfg.color_weight * l_color
+        l_map = color_map_residual(y, x).mean()
+        loss = loss + cfg.color_map_weight * l_map
         loss = loss + cfg.identity_weight * l_identity
-        losses = {"style": l_style, "content": l_content, "color": l_color, "tv": l_tv, "identity": l_identity}
+        losses = {"style": l_style, "content": l_content, "color": l_color, "color_map": l_map, "tv": l_tv, "identity": l_identity}
         if cfg.cycle_weight and step % cfg.cycle_every == 0:
             losses["cycle"] = cycle_loss(generator(y, photo_code), x)
             loss = loss + cfg.cycle_weight * losses["cycle"]

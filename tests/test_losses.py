@@ -64,3 +64,38 @@ def test_color_moments_and_loss():
     assert moments[0, 3] == 0 and moments[0, 4] > 0.4 and moments[0, 5] == 0
     assert color_loss(image, moments).item() == 0.0
     assert color_loss(image * 0.2, moments).item() > 0.5  # darkening is penalised
+
+
+def test_relative_color_target_follows_the_input():
+    from pipeline.losses import color_loss, color_moments, relative_color_target
+
+    torch.manual_seed(0)
+    photo = torch.rand(2, 3, 16, 16) * 0.5 + 0.25
+    reference = color_moments(photo).mean(0)
+    # the style is the reference made 0.1 brighter with 2x the contrast
+    style = torch.cat([reference[:3] + 0.1, reference[3:] * 2])
+    flat = torch.full((1, 3, 16, 16), 0.3)
+    target = relative_color_target(color_moments(flat), style, reference)
+    # a flat input is asked for a flat, brighter output: no contrast to invent
+    assert torch.allclose(target, torch.tensor([[0.4, 0.4, 0.4, 0.0, 0.0, 0.0]]), atol=1e-6)
+    assert color_loss(flat + 0.1, target).item() < 1e-10
+    # the reference itself maps onto the style's moments
+    assert torch.allclose(relative_color_target(reference[None], style, reference), style[None], atol=1e-6)
+    # the contrast ratio is clamped
+    wild = torch.cat([reference[:3], reference[3:] * 100])
+    assert torch.allclose(relative_color_target(reference[None], wild, reference)[0, 3:], reference[3:] * 4)
+
+
+def test_color_map_residual_allows_colour_curves_not_blobs():
+    from pipeline.losses import color_map_residual
+
+    torch.manual_seed(0)
+    photo = torch.nn.functional.interpolate(torch.rand(2, 3, 8, 8), size=64, mode="bilinear", align_corners=False)
+    graded = (photo**2 * torch.tensor([1.0, 0.6, 0.3])[:, None, None] + 0.1).clamp(0, 1)  # a global tone curve
+    assert color_map_residual(photo, photo).max() < 1e-4
+    assert color_map_residual(graded, photo).max() < 1e-4
+    blob = photo.clone()
+    blob[..., 8:32, 8:32] = 1.0  # a white patch whose colour does not follow the photo's
+    assert (color_map_residual(blob, photo) > 20 * color_map_residual(graded, photo) + 1e-3).all()
+    fine = photo + 0.2 * (torch.arange(64) % 2).float()  # texture finer than the pooling cell: averaged away
+    assert color_map_residual(fine.clamp(0, 1), photo).max() < 1e-3
