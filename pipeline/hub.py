@@ -47,6 +47,8 @@ PIPELINE_PATTERNS = [
     "model_index.json",
     "*/config.json",
     "*/*.safetensors",
+    "onnx/generator.onnx",  # optional ONNX Runtime export of the generator (pipeline/onnx_backend.py)
+    "onnx/export.json",
     "styles/*/style.json",
     "styles/*/style.safetensors",
     "styles/*/preview_*.png",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from .generator import Generator
 from .images import ImageInput, fit_long_side, load_image, load_mask, pil_to_tensor, tensor_to_pil
 from .loss_net import LossNet
 from .losses import gram_matrix, normalized_gram
+from .onnx_backend import MODEL_NAME, ONNX_FOLDER, RECORD_NAME, OnnxGenerator, torch_forced
 from .style import PersonalStyle, StyleError, mix_styles
 from .tiling import FULL_FRAME_PIXELS, stylize_tiled
 
@@ -70,7 +72,10 @@ def preserve_colors(stylized: torch.Tensor, original: torch.Tensor) -> torch.Ten
 
 
 class PersonalStylePipeline(DiffusionPipeline):
-    """Generator + loss net (+ discriminator for learning) and a bank of named styles (``self.styles``)."""
+    """Generator + loss net (+ discriminator for learning) and a bank of named styles (``self.styles``).
+
+    ``onnx_generator``: the generator's ONNX export (``onnx/`` of the loaded folder, see ``pipeline/onnx_backend.py``)
+    when it matches the loaded weights; used on CPU unless ``PSS_BACKEND=torch``."""
 
     _optional_components = ["discriminator"]
     max_full_frame_pixels: int = FULL_FRAME_PIXELS  # larger images run in tiles (lower it to save memory)
@@ -79,6 +84,7 @@ class PersonalStylePipeline(DiffusionPipeline):
         super().__init__()
         self.register_modules(generator=generator, loss_net=loss_net, discriminator=discriminator)
         self.styles: dict[str, PersonalStyle] = {}
+        self.onnx_generator: OnnxGenerator | None = None
 
     # --- loading and saving -------------------------------------------------------------------------------
     @classmethod
@@ -96,12 +102,24 @@ class PersonalStylePipeline(DiffusionPipeline):
         kwargs.setdefault("dtype", torch.float32)
         pipe = super().from_pretrained(path, use_safetensors=True, **kwargs)
         pipe.styles = load_style_bank(path / "styles")
+        pipe.onnx_generator = OnnxGenerator.load(path, pipe.generator)
         return pipe
 
     def save_pretrained(self, save_directory: str | os.PathLike, **kwargs) -> None:
+        """Save the components, the style bank and, while it still matches the generator, the ONNX export.
+
+        diffusers rewrites only ``model_index.json`` and the component folders, so an ``onnx/`` folder already in
+        ``save_directory`` stays; its recorded weights hash then tells at load time whether it is still current."""
         super().save_pretrained(save_directory, safe_serialization=True, **kwargs)
         for name, style in self.styles.items():
             style.save_pretrained(Path(save_directory) / "styles" / name)
+        if self.onnx_generator is not None and self.onnx_generator.matches(self.generator):
+            target = Path(save_directory) / ONNX_FOLDER
+            source = self.onnx_generator.model.parent
+            if target.resolve() != source.resolve():
+                target.mkdir(parents=True, exist_ok=True)
+                for name in (MODEL_NAME, RECORD_NAME):
+                    shutil.copyfile(source / name, target / name)
 
     # --- inputs --------------------------------------------------------------------------------------------
     def resolve_style(self, style: StyleSpec) -> PersonalStyle:
@@ -159,14 +177,28 @@ class PersonalStylePipeline(DiffusionPipeline):
     def stylize_tensor(
         self, x: torch.Tensor, style_code: torch.Tensor, norm_delta: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """(1, 3, H, W) in [0, 1] -> stylised (1, 3, H, W); channels-last on CPU. Images of more than
-        ``max_full_frame_pixels`` run in seamless tiles (``pipeline/tiling.py``) to bound memory."""
-        x = x.to(self.device).contiguous(memory_format=torch.channels_last)
+        """(1, 3, H, W) in [0, 1] -> stylised (1, 3, H, W). Images of more than ``max_full_frame_pixels`` run in
+        seamless tiles (``pipeline/tiling.py``) to bound memory; others in ONNX Runtime where
+        :meth:`onnx_ready`, else in PyTorch (channels-last)."""
         delta = None if norm_delta is None else norm_delta.to(self.device)[None]
         code = style_code.to(self.device)[None]
+        if x.shape[2] * x.shape[3] <= self.max_full_frame_pixels and self.onnx_ready():
+            return self.onnx_generator(x, self.generator.norm_affine(code, delta))
+        x = x.to(self.device).contiguous(memory_format=torch.channels_last)
         if x.shape[2] * x.shape[3] > self.max_full_frame_pixels:
             return stylize_tiled(self.generator, x, code, delta, stats_pixels=self.max_full_frame_pixels)
         return self.generator(x, code, delta)
+
+    def onnx_ready(self) -> bool:
+        """Whether the generator runs in ONNX Runtime: a current export was loaded (``onnx_generator``), the
+        pipeline is on CPU in float32, its generator is unchanged since loading, and ``PSS_BACKEND`` is not torch."""
+        return (
+            self.onnx_generator is not None
+            and not torch_forced()
+            and self.device.type == "cpu"
+            and self.generator.dtype == torch.float32
+            and self.onnx_generator.matches(self.generator)
+        )
 
     def __call__(
         self,

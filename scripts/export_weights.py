@@ -9,8 +9,10 @@ Each bank style gets its learned code and the mean Gram targets of its style ima
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -62,6 +64,15 @@ def main() -> None:
     pipe.save_pretrained(args.out)
     loss_net.half().save_pretrained(args.out / "loss_net")  # stored fp16 as converted; loaded back as fp32
     print(f"exported step {state['step']} with {len(pipe.styles)} styles to {args.out}")
+    export_generator_onnx(args.out)
+
+
+def export_generator_onnx(out: Path) -> None:
+    """The ONNX Runtime export of the new generator (scripts/export_onnx.py), when the onnx package is installed."""
+    if importlib.util.find_spec("onnx") is None:
+        print(f"onnx is not installed: the CPU fast path stays off until `python scripts/export_onnx.py {out}`")
+        return
+    subprocess.run([sys.executable, str(Path(__file__).with_name("export_onnx.py")), str(out)], check=True)
 
 
 if __name__ == "__main__":
