@@ -97,6 +97,7 @@ def export_onnx(weights_dir: str | os.PathLike, opset: int = OPSET) -> Path:
     model = folder / MODEL_NAME
     with warnings.catch_warnings():  # the trace fixes Generator.forward's pad branch to "none": inputs come padded
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)  # the legacy exporter, chosen on purpose (no onnxscript)
         warnings.filterwarnings("ignore", message=".*(Constant folding|instance_norm).*")
         torch.onnx.export(
             AffineGenerator(generator), (image, affine), str(model), dynamo=False, opset_version=opset,
