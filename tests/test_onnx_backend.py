@@ -143,3 +143,13 @@ def test_save_pretrained_keeps_the_export(real_pipe, tmp_path):
     real_pipe.save_pretrained(tmp_path / "copy")
     loaded = PersonalStylePipeline.from_pretrained(tmp_path / "copy")
     assert loaded.onnx_generator is not None and loaded.onnx_ready()
+
+
+def test_hub_uploads_and_downloads_carry_the_export():
+    from huggingface_hub.utils import filter_repo_objects
+
+    from pipeline.hub import PIPELINE_PATTERNS
+
+    files = [p.relative_to(WEIGHTS).as_posix() for p in WEIGHTS.rglob("*") if p.is_file()]
+    kept = set(filter_repo_objects(files, allow_patterns=PIPELINE_PATTERNS))
+    assert {f"{ONNX_FOLDER}/{MODEL_NAME}", f"{ONNX_FOLDER}/{RECORD_NAME}", WEIGHTS_FILE} <= kept
