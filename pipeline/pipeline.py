@@ -294,4 +294,8 @@ def load_style_bank(folder: Path) -> dict[str, PersonalStyle]:
     """Every style folder under ``folder`` (sorted by name); an empty dict if there is none."""
     if not folder.is_dir():
         return {}
-    return {p.name: PersonalStyle.load_folder(p) for p in sorted(folder.iterdir()) if (p / "style.json").is_file()}
+    return {
+        p.name: PersonalStyle.load_folder(p)
+        for p in sorted(folder.iterdir())
+        if not p.name.startswith(".") and (p / "style.json").is_file()  # not the temporaries of an atomic save
+    }

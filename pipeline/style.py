@@ -33,6 +33,16 @@ class StyleError(ValueError):
     """A style that cannot be used: the message names the file or field at fault."""
 
 
+def recover_interrupted_save(path: Path) -> bool:
+    """Put back the previous version of a style folder whose overwrite was killed between its two renames
+    (``path`` gone, ``.<name>.old`` beside it). Returns whether it did."""
+    old = path.with_name(f".{path.name}.old")
+    if path.name and not path.exists() and (old / CONFIG_NAME).is_file():
+        os.replace(old, path)
+        return True
+    return False
+
+
 @dataclass
 class PersonalStyle:
     """A learned or built-in look.
@@ -120,6 +130,7 @@ class PersonalStyle:
     def from_pretrained(cls, path_or_repo_id: str | os.PathLike, revision: str | None = None, token: str | None = None) -> PersonalStyle:
         """Load a style folder, or a Hub repo holding one (``style.safetensors`` + ``style.json`` at its root)."""
         path = Path(path_or_repo_id)
+        recover_interrupted_save(path)
         if not path.is_dir():
             from .hub import download_style
 

@@ -41,6 +41,13 @@ def test_overwrite_is_atomic_and_leaves_no_temporaries(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["s"]
 
 
+def test_overwrite_killed_between_its_renames_is_recovered(tmp_path):
+    make_style("previous").save_pretrained(tmp_path / "s")
+    (tmp_path / "s").rename(tmp_path / ".s.old")  # what a kill right after the first rename leaves
+    assert PersonalStyle.from_pretrained(tmp_path / "s").name == "previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["s"]
+
+
 def test_failed_save_keeps_the_old_style(tmp_path):
     make_style("keep").save_pretrained(tmp_path / "s")
     bad = make_style("bad")
