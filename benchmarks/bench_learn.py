@@ -472,6 +472,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--gatys-seconds", type=float, default=None, help="default: the fast preset's learning time")
     parser.add_argument("--ablation-steps", type=int, default=PRESETS["fast"].steps)
     parser.add_argument("--quick", action="store_true", help="2 looks, 2 held-out, fast only, few steps, 96 px")
+    parser.add_argument("--merge", default="", help="comma-separated result stems in --out to merge into --name")
     parser.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--probe-look", default="halftone")
     args = parser.parse_args(argv)
@@ -486,10 +487,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def merge(args: argparse.Namespace) -> None:
+    """Merge result files of runs split by looks or parts (``--merge a,b``) into ``<name>.md`` / ``.json`` / plot."""
+    probe, results, elapsed = None, {}, 0.0
+    for stem in args.merge.split(","):
+        data = json.loads((args.out / f"{stem}.json").read_text())
+        probe = probe or data["probe"]
+        for look, methods in data["results"].items():
+            results.setdefault(look, {}).update(methods)
+    looks_complete = {look: r for look, r in results.items() if set(r) == set(next(iter(results.values())))}
+    if len(looks_complete) != len(results):
+        raise SystemExit(f"--merge: looks do not share the same methods: {sorted(results)}")
+    (args.out / f"{args.name}.json").write_text(json.dumps({"probe": probe, "results": results}, indent=1))
+    (args.out / f"{args.name}.md").write_text(markdown(results, probe, args, elapsed))
+    if probe is not None:
+        plot(results, args.out / f"{args.name}_quality_time.png")
+    print((args.out / f"{args.name}.md").read_text())
+
+
 def main() -> None:
     args = parse_args()
     if args.probe:
         print(json.dumps(fast_probe(args.weights, args.probe_look, args.size)))
+        return
+    if args.merge:
+        merge(args)
         return
     started = time.perf_counter()
     probe = run_probe(args) if "comparison" in args.parts else None
@@ -507,6 +529,8 @@ def main() -> None:
         if "ablation" in args.parts:
             results[name].update(ablation(pipe, look, args))
         print(name, json.dumps({m: round(r["ssim"], 4) for m, r in results[name].items()}), flush=True)
+        args.out.mkdir(parents=True, exist_ok=True)  # partial results survive an interrupted run
+        (args.out / f"{args.name}.json").write_text(json.dumps({"probe": probe, "results": results}, indent=1))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.json").write_text(json.dumps({"probe": probe, "results": results}, indent=1))
     (args.out / f"{args.name}.md").write_text(markdown(results, probe, args, time.perf_counter() - started))
