@@ -29,6 +29,7 @@ PHOTO = "photo"
 METRIC_TAPS = ("relu1_2", "relu2_2", "relu3_3")
 CONTENT_TAP = "relu2_2"
 METRIC_LONG_SIDE = 256  # metrics are computed on a copy with this long side (cheap, size independent)
+METRIC_MIN_SIDE = 16  # metrics see at least this short side (relu4_3 sits after three 2x poolings)
 StyleSpec = str | PersonalStyle | dict
 
 
@@ -163,6 +164,10 @@ class PersonalStylePipeline(DiffusionPipeline):
             raise StyleError(f"style {style.name!r} carries no Gram targets; metrics need them")
         taps = tuple(t for t in METRIC_TAPS if t in style.gram)
         small = [fit_long_side(tensor_to_pil(t), METRIC_LONG_SIDE) for t in (image, original)]
+        if min(small[0].size) < METRIC_MIN_SIDE:  # thin or tiny images: the loss net's pooling needs some height
+            scale = METRIC_MIN_SIDE / min(small[0].size)
+            size = (round(small[0].size[0] * scale), round(small[0].size[1] * scale))
+            small = [s.resize(size, Image.Resampling.BICUBIC) for s in small]
         batch = torch.cat([pil_to_tensor(s) for s in small]).to(self.device)
         feats = self.loss_net(batch, tuple(set(taps) | {CONTENT_TAP}))
         out_loss, in_loss = {}, {}

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -89,3 +91,10 @@ def test_metrics_zero_for_the_style_image_itself(tiny_pipe):
     assert metrics["content_loss"] == 0.0
     other = tiny_pipe.style_metrics(x, x, tiny_pipe.styles["warm"])
     assert min(other["input_style_loss"].values()) > 0.1
+
+
+def test_metrics_of_a_thin_image_are_finite(tiny_pipe):
+    thin = torch.rand(1, 3, 3, 900)  # 300:1 -> 1 px high at the metrics' 256 px long side
+    metrics = tiny_pipe.style_metrics(thin, thin, tiny_pipe.styles["warm"])
+    values = [*metrics["style_loss"].values(), *metrics["input_style_loss"].values(), metrics["content_loss"]]
+    assert all(math.isfinite(v) for v in values) and metrics["content_loss"] == 0.0
