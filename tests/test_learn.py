@@ -70,11 +70,24 @@ def test_learning_lowers_the_objective_and_gram_loss_below_zero_shot(tiny_pipe, 
 
 
 def test_zero_shot_picks_the_nearest_bank_style(tiny_pipe, portrait):
-    style = zero_shot_style(tiny_pipe, warm_samples(), content=[portrait], size=64)
+    # by the samples' Gram targets (the tiny generator's outputs, which zero_shot_measure compares, are arbitrary)
+    config = replace(preset("fast", size=64), zero_shot_measure=False)
+    inputs = load_inputs(warm_samples(), content=[portrait])
+    style = mixture_start(prepare(tiny_pipe, inputs, config, seed=0), tiny_pipe.styles, config, "zs")
     mix = style.metadata["mix"]
     assert max(mix, key=mix.get) == "warm" and math.isclose(sum(mix.values()), 1.0, rel_tol=1e-6)
     codes = {name: s.code for name, s in tiny_pipe.styles.items()}
     assert torch.allclose(style.code, sum(w * codes[n] for n, w in mix.items()), atol=1e-6)
+
+
+def test_zero_shot_style_is_the_default_measured_mixture(tiny_pipe, portrait):
+    style = zero_shot_style(tiny_pipe, warm_samples(), content=[portrait], size=64)
+    inputs = load_inputs(warm_samples(), content=[portrait])
+    config = preset("fast", size=64)
+    assert config.zero_shot_measure
+    expected = mixture_start(prepare(tiny_pipe, inputs, config, seed=0), tiny_pipe.styles, config, "zs")
+    assert style.metadata["source"] == "zero-shot" and torch.equal(style.code, expected.code)
+    assert set(style.gram) == {"relu1_2", "relu2_2", "relu3_3"}
 
 
 def test_measured_and_refined_zero_shot_are_convex_mixtures(tiny_pipe, portrait):
@@ -107,7 +120,7 @@ def test_non_finite_losses_recover_then_stop_with_the_best_state(tiny_pipe, port
     config = tiny_config(steps=12, code_lr=1e30)
     inputs = load_inputs(warm_samples(), content=[portrait])
     style = learn(tiny_pipe, inputs, config)
-    zero_shot = zero_shot_style(tiny_pipe, warm_samples(), content=[portrait], size=64)
+    zero_shot = mixture_start(prepare(tiny_pipe, inputs, config, seed=0), tiny_pipe.styles, config, "zs")
     history = style.metadata["history"]
     recovered = [h for h in history if "recovered" in h]
     assert style.metadata["recoveries"] == 3 and len(recovered) == 3 and len(history) < 13
