@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -87,3 +88,23 @@ def portrait() -> Image.Image:
 @pytest.fixture
 def hopper() -> Image.Image:
     return hopper_image()
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(tiny_pipe):
+    """``build_demo(tiny_pipe)`` served on 127.0.0.1 with the app's queue, upload limits and session folders;
+    closed afterwards."""
+    import app  # gradio is imported only by the tests that serve the app
+
+    demo = app.serve(app.build_demo(tiny_pipe), host="127.0.0.1", port=free_port(), prevent_thread_lock=True)
+    try:
+        yield demo
+    finally:
+        demo.close()

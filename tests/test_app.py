@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
-import gradio as gr
 import httpx
 import numpy as np
 import pytest
@@ -22,22 +19,6 @@ import app
 ASTRONAUT = ROOT / "assets" / "examples" / "astronaut.jpg"
 HOPPER = ROOT / "assets" / "examples" / "grace_hopper.jpg"
 TOKEN = "hf_appWRITE0123456789abcdefghijKLMNOPQ"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def served(tiny_pipe) -> Iterator[gr.Blocks]:
-    """``build_demo(tiny_pipe)`` served on 127.0.0.1 with the app's queue and upload limits; closed afterwards."""
-    demo = app.serve(app.build_demo(tiny_pipe), host="127.0.0.1", port=free_port(), prevent_thread_lock=True)
-    try:
-        yield demo
-    finally:
-        demo.close()
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
-from test_app import free_port
+from conftest import ROOT, free_port
 
 import app
 

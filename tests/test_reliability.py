@@ -14,19 +14,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import gradio as gr
 import httpx
 import pytest
 import torch
-from conftest import ROOT
+from conftest import ROOT, free_port
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 from hub_server import FakeHub, User
 from PIL import Image
-from test_app import ASTRONAUT, HOPPER, client, free_port, learn, stylize
+from test_app import ASTRONAUT, HOPPER, client, learn, stylize
 from test_hub import use_endpoint
 
 import app
@@ -44,16 +43,6 @@ ENV = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "PYTHONUNBUFFERED": "1"}
 def corpus(tmp_path_factory) -> tuple[Path, list[dict[str, str]]]:
     root = tmp_path_factory.mktemp("corpus")
     return root, corpus_script.write_corpus(root)
-
-
-@pytest.fixture
-def live(tiny_pipe) -> Iterator[gr.Blocks]:
-    """The app on ``tiny_pipe``, served on 127.0.0.1 with its real queue, limits and session folders."""
-    demo = app.serve(app.build_demo(tiny_pipe), host="127.0.0.1", port=free_port(), prevent_thread_lock=True)
-    try:
-        yield demo
-    finally:
-        demo.close()
 
 
 def cases(corpus, kind: str) -> list[tuple[dict[str, str], Path]]:
@@ -162,17 +151,17 @@ def test_corpus_styles_through_the_cli(corpus, tiny_pipe, tmp_path, capsys):
 
 
 # --- the corpus through the running app ------------------------------------------------------------------------------
-def session_files_are_whole(live) -> None:
+def session_files_are_whole(served) -> None:
     """Every file in the sessions' folders is a complete PNG; no temporary (dot) files left behind."""
-    for path in (Path(live.GRADIO_CACHE) / "sessions").rglob("*"):
+    for path in (Path(served.GRADIO_CACHE) / "sessions").rglob("*"):
         if path.is_file():
             assert not path.name.startswith("."), path
             with Image.open(path) as image:
                 image.load()
 
 
-def test_corpus_images_through_the_running_app(corpus, live):
-    c = client(live.local_url)
+def test_corpus_images_through_the_running_app(corpus, served):
+    c = client(served.local_url)
     outcomes = {}
     for case, path in cases(corpus, "image"):
         try:
@@ -187,14 +176,14 @@ def test_corpus_images_through_the_running_app(corpus, live):
         assert Image.open(result["path"]).size == expected and len(table["data"]) == 4
         outcomes[case["name"]] = "ok"
     check_outcomes(outcomes, corpus)
-    assert Image.open(stylize(client(live.local_url), ASTRONAUT, "cool")[0]["path"]).size == (512, 512)  # serves
-    session_files_are_whole(live)
+    assert Image.open(stylize(client(served.local_url), ASTRONAUT, "cool")[0]["path"]).size == (512, 512)  # serves
+    session_files_are_whole(served)
 
 
-def test_corpus_styles_through_the_running_app_from_a_hub(corpus, live, monkeypatch, tmp_path):
+def test_corpus_styles_through_the_running_app_from_a_hub(corpus, served, monkeypatch, tmp_path):
     with FakeHub({}) as hub:
         use_endpoint(monkeypatch, hub.url, tmp_path / "hf")
-        c = client(live.local_url)
+        c = client(served.local_url)
         outcomes = {}
         for case, folder in cases(corpus, "style"):
             repo = f"eve/{case['name']}"
@@ -240,20 +229,20 @@ def test_cli_learning_stopped_midway_leaves_no_style(tiny_pipe, portrait, tmp_pa
     assert not (tmp_path / "styles").exists() or not any((tmp_path / "styles").iterdir())
 
 
-def test_client_gone_midway_frees_the_learning_slot_and_its_files(live, monkeypatch):
+def test_client_gone_midway_frees_the_learning_slot_and_its_files(served, monkeypatch):
     monkeypatch.setenv("GRADIO_HEARTBEAT_INTERVAL", "0.2")  # notice a vanished client within a second
-    handlers = live.fns[next(i for i, f in live.fns.items() if f.api_name == "learn")].fn.__self__
-    gone = client(live.local_url)
+    handlers = served.fns[next(i for i, f in served.fns.items() if f.api_name == "learn")].fn.__self__
+    gone = client(served.local_url)
     samples, content = [handle_file(str(HOPPER))], [handle_file(str(ASTRONAUT))]
     job = gone.submit(samples, content, None, None, "long", "fast", 100000, 64, 0, None, api_name="/learn")
     first = next(iter(job))  # the zero-shot preview: learning is running
     folder = Path(first[0]["path"]).parent
-    assert folder.parent == Path(live.GRADIO_CACHE) / "sessions" and handlers.stop_flags
+    assert folder.parent == Path(served.GRADIO_CACHE) / "sessions" and handlers.stop_flags
     gone.close()
     wait_for(lambda: not handlers.stop_flags, 30, "the abandoned learning to stop")
     wait_for(lambda: not folder.exists(), 10, "the session's folder to be deleted")
     start = time.monotonic()
-    status = learn(client(live.local_url))[1]  # the one learning slot is free again
+    status = learn(client(served.local_url))[1]  # the one learning slot is free again
     assert "done after 2/2 steps" in status and time.monotonic() - start < 60
 
 
@@ -277,8 +266,8 @@ def out_of_memory(exc: BaseException):
      MemoryError()],
     ids=["cuda", "cpu-allocator", "python"],
 )
-def test_out_of_memory_is_reported_and_the_app_recovers(live, tiny_pipe, exc, caplog):
-    c = client(live.local_url)
+def test_out_of_memory_is_reported_and_the_app_recovers(served, tiny_pipe, exc, caplog):
+    c = client(served.local_url)
     handle = tiny_pipe.generator.register_forward_pre_hook(out_of_memory(exc))
     try:
         with pytest.raises(AppError, match="Not enough memory for this request right now"):
@@ -290,8 +279,8 @@ def test_out_of_memory_is_reported_and_the_app_recovers(live, tiny_pipe, exc, ca
     assert "out of memory in stylize" in caplog.text
 
 
-def test_out_of_memory_while_learning_is_reported(live, tiny_pipe):
-    c = client(live.local_url)
+def test_out_of_memory_while_learning_is_reported(served, tiny_pipe):
+    c = client(served.local_url)
     handle = tiny_pipe.generator.register_forward_pre_hook(out_of_memory(torch.OutOfMemoryError("CUDA out of memory")))
     try:
         with pytest.raises(AppError, match="Not enough memory"):
@@ -346,31 +335,31 @@ def raw_stylize(demo: gr.Blocks, selfie: dict) -> dict:
     raise AssertionError("no process_completed message")
 
 
-def test_session_files_are_private_and_deleted_when_the_session_ends(live, monkeypatch, tmp_path):
+def test_session_files_are_private_and_deleted_when_the_session_ends(served, monkeypatch, tmp_path):
     monkeypatch.setenv("GRADIO_HEARTBEAT_INTERVAL", "0.2")
-    url = live.local_url
+    url = served.local_url
     alice = client(url)
     out = Path(stylize(alice, ASTRONAUT, "warm")[0]["path"])
-    folder, sessions = out.parent, Path(live.GRADIO_CACHE) / "sessions"
+    folder, sessions = out.parent, Path(served.GRADIO_CACHE) / "sessions"
     assert folder.parent == sessions and len(folder.name) == 32  # 128 random bits per session
     assert fetch(url, str(out)).status_code == 200  # alice's own link works
     guesses = [str(sessions), str(folder), str(sessions / out.name), str(folder / "stylized.png"), "/etc/passwd",
                str(ROOT / "app.py"), str(ROOT / "weights" / "model_index.json"), f"{folder}/../../../etc/passwd",
-               "../../../../etc/passwd", os.path.expanduser("~/.bash_history"), str(Path(live.GRADIO_CACHE))]
+               "../../../../etc/passwd", os.path.expanduser("~/.bash_history"), str(Path(served.GRADIO_CACHE))]
     for guess in guesses:
         assert fetch(url, guess).status_code in (403, 404), guess
     for server_file in ("/etc/passwd", str(ROOT / "assets" / "contact_sheet.jpg")):  # named as "uploads"
-        message = raw_stylize(live, {"path": server_file, "meta": {"_type": "gradio.FileData"}})
+        message = raw_stylize(served, {"path": server_file, "meta": {"_type": "gradio.FileData"}})
         assert message["success"] is False and "root:" not in json.dumps(message)  # gradio refuses it first
     selfie = tmp_path / "selfie.png"  # a picture only alice has (not an example: those stay for everyone)
     Image.open(HOPPER).rotate(90).save(selfie)
     assert Path(stylize(alice, selfie, "warm")[0]["path"]).parent == folder
-    upload = next(Path(p) for p in live.upload_file_set if Path(p).name == "selfie.png")
+    upload = next(Path(p) for p in served.upload_file_set if Path(p).name == "selfie.png")
     alice.close()
     wait_for(lambda: not folder.exists(), 10, "alice's folder to be deleted")
     assert fetch(url, str(out)).status_code in (403, 404)
     assert not upload.exists()
-    assert all(Path(p).is_file() for b in live.blocks.values() for p in getattr(b, "keep_in_cache", ()))
+    assert all(Path(p).is_file() for b in served.blocks.values() for p in getattr(b, "keep_in_cache", ()))
 
 
 def test_uploads_are_deleted_with_the_session_but_shared_ones_and_examples_stay(tiny_pipe, tmp_path):
@@ -400,10 +389,10 @@ def test_old_session_folders_are_swept(tmp_path):
 TOKEN = "hf_reliabilityWRITE0123456789abcdefghij"
 
 
-def test_token_never_appears_in_logs_pages_or_files(live, monkeypatch, tmp_path, caplog, capfd):
+def test_token_never_appears_in_logs_pages_or_files(served, monkeypatch, tmp_path, caplog, capfd):
     caplog.set_level(logging.DEBUG)
     started = time.time()
-    url = live.local_url
+    url = served.local_url
     with FakeHub({TOKEN: User("alice")}) as hub:
         use_endpoint(monkeypatch, hub.url, tmp_path / "hf")
         me = client(url)
@@ -417,7 +406,7 @@ def test_token_never_appears_in_logs_pages_or_files(live, monkeypatch, tmp_path,
         texts[f"/{page}"] = httpx.get(f"{url}{page}", timeout=10).text
     out, err = capfd.readouterr()
     texts |= {"logs": caplog.text, "stdout": out, "stderr": err}
-    written = [*Path(live.GRADIO_CACHE).rglob("*"), *tmp_path.rglob("*"), *ROOT.glob("*")]
+    written = [*Path(served.GRADIO_CACHE).rglob("*"), *tmp_path.rglob("*"), *ROOT.glob("*")]
     for path in written:
         if path.is_file() and path.stat().st_mtime >= started - 1:
             texts[str(path)] = path.read_bytes().decode("latin-1")
@@ -426,10 +415,10 @@ def test_token_never_appears_in_logs_pages_or_files(live, monkeypatch, tmp_path,
         assert TOKEN not in text, f"the token leaked into {where}"
 
 
-def test_server_survives_garbage_requests(live):
+def test_server_survives_garbage_requests(served):
     """Malformed HTTP: refused with 4xx, except two gradio quirks (noted in RELIABILITY.md) that drop one request and
     leave the server serving: an unknown fn_index (500, a KeyError) and the stream of an unknown session (cut off)."""
-    url = live.local_url
+    url = served.local_url
     refused = [("post", "gradio_api/upload", {"content": b"\0" * 100, "headers": {"content-type": "multipart/form-data"}}),
                ("post", "gradio_api/queue/join", {"content": b"{not json"}),
                ("get", "gradio_api/file=" + "%2e%2e/" * 20 + "etc/shadow", {}),
@@ -438,7 +427,7 @@ def test_server_survives_garbage_requests(live):
         answer = getattr(httpx, method)(f"{url}{path}", timeout=10, **kwargs)
         assert 400 <= answer.status_code < 500, (path, answer.status_code, answer.text[:200])
     evil = httpx.post(f"{url}gradio_api/upload", files={"files": ("../../../evil.png", io.BytesIO(b"x"))}, timeout=10)
-    assert Path(evil.json()[0]).parent.parent == Path(live.GRADIO_CACHE)  # the name is cut to its last part
+    assert Path(evil.json()[0]).parent.parent == Path(served.GRADIO_CACHE)  # the name is cut to its last part
     unknown = {"data": [1] * 50, "fn_index": 10_000, "session_hash": "x"}
     assert httpx.post(f"{url}gradio_api/queue/join", json=unknown, timeout=10).status_code == 500
     with pytest.raises(httpx.RemoteProtocolError):
