@@ -80,6 +80,7 @@ class TrainConfig:
     seed: int = 0
     generator: dict = field(default_factory=dict)  # Generator config overrides
     init: str = ""  # start a new run (fresh optimiser and schedule) from another run's weights
+    focus: float = 0.0  # sample style s with weight r_s ** focus, r_s = running Gram loss of output / input (0 = uniform)
 
 
 def load_folder(folder: Path, long_side: int) -> list[torch.Tensor]:
@@ -130,8 +131,18 @@ def normalized_style_loss(features: dict[str, torch.Tensor], targets: dict[str, 
     )
 
 
+def style_weights(ratios: torch.Tensor, focus: float) -> list[float]:
+    """Sampling weights (S-1,) for the non-photo styles from their running output/input Gram-loss ratios.
+
+    A style whose outputs are still as far from it as the inputs (ratio near or above 1) is drawn more often;
+    ratios are clamped to [0.25, 4] so no style is starved. ``focus`` 0 gives uniform sampling.
+    """
+    return ratios[1:].clamp(0.25, 4.0).pow(focus).tolist()
+
+
 def save_checkpoint(
-    cfg: TrainConfig, step: int, models: dict, optimizers: dict, names: list[str], log: list, elapsed_s: float
+    cfg: TrainConfig, step: int, models: dict, optimizers: dict, names: list[str], log: list, elapsed_s: float,
+    ratios: torch.Tensor | None = None,
 ) -> None:
     """Write the run folder atomically enough for resume: models first, then the state file that names the step."""
     run = cfg.run
@@ -144,6 +155,8 @@ def save_checkpoint(
     torch.save({k: o.state_dict() for k, o in optimizers.items()}, run / "optim.pt.tmp")
     os.replace(run / "optim.pt.tmp", run / "optim.pt")
     state = {"step": step, "elapsed_s": round(elapsed_s, 1), "styles": names, "config": json.loads(json.dumps(asdict(cfg), default=str)), "log": log}
+    if ratios is not None:
+        state["ratios"] = [round(r, 5) for r in ratios.tolist()]
     (run / "state.json.tmp").write_text(json.dumps(state, indent=1))
     os.replace(run / "state.json.tmp", run / "state.json")
 
@@ -195,6 +208,7 @@ def train(cfg: TrainConfig) -> Path:
     start = resume["step"] if resume else 0
     elapsed_before = resume.get("elapsed_s", 0.0) if resume else 0.0
     log = resume["log"] if resume else []
+    ratios = torch.tensor(resume["ratios"]) if resume and "ratios" in resume else torch.ones(len(names))
     rng.seed(cfg.seed * 1_000_003 + start)
     torch.manual_seed(cfg.seed * 1_000_003 + start)
     generator, discriminator, g_opt, d_opt = accelerator.prepare(generator, discriminator, g_opt, d_opt)
@@ -216,13 +230,21 @@ def train(cfg: TrainConfig) -> Path:
                 group["lr"] = group["base_lr"] * lr_at(step)
         b = cfg.batch_size
         x = random_crops(content, b, cfg.crop, (1.25, 2.5), rng).to(device)
-        s = torch.tensor([rng.randrange(1, len(names)) for _ in range(b)], device=device)
+        s = torch.tensor(rng.choices(range(1, len(names)), weights=style_weights(ratios, cfg.focus), k=b), device=device)
         code = codes_dev[s]
         y = generator(x, code)
         feats = loss_net(y, STYLE_TAPS)
+        batch_targets = {t: target_stack[t][s - 1] for t in STYLE_TAPS}
         with torch.no_grad():
-            x_content = loss_net(x, (CONTENT_TAP,))[CONTENT_TAP]
-        l_style = normalized_style_loss(feats, {t: target_stack[t][s - 1] for t in STYLE_TAPS}).mean()
+            x_feats = loss_net(x, STYLE_TAPS if cfg.focus else (CONTENT_TAP,))
+            x_content = x_feats[CONTENT_TAP]
+        l_style_each = normalized_style_loss(feats, batch_targets)  # (B,)
+        l_style = l_style_each.mean()
+        if cfg.focus:
+            with torch.no_grad():
+                r = (l_style_each / normalized_style_loss(x_feats, batch_targets).clamp_min(1e-6)).cpu()
+            for i, si in enumerate(s.tolist()):
+                ratios[si] = 0.95 * ratios[si] + 0.05 * r[i].item()
         l_content = (content_loss(feats[CONTENT_TAP], x_content) / x_content.pow(2).mean((1, 2, 3))).mean()
         l_tv = tv_loss(y)
         l_color = color_loss(y, relative_color_target(color_moments(x), color_targets[s - 1], content_moments)).mean()
@@ -261,6 +283,8 @@ def train(cfg: TrainConfig) -> Path:
         if (step + 1) % 25 == 0 and accelerator.is_main_process:
             rate = (time.time() - t0) / (step + 1 - start)
             entry = {"step": step + 1, **{k: round(v, 5) for k, v in running.items()}, "s_per_step": round(rate, 3)}
+            if cfg.focus and (step + 1) % 250 == 0:
+                entry["ratios"] = {n: round(r, 3) for n, r in zip(names[1:], ratios[1:].tolist())}
             log.append(entry)
             print(json.dumps(entry), flush=True)
         done = step + 1 == cfg.steps or progress(step + 1) >= 1.0
@@ -270,7 +294,9 @@ def train(cfg: TrainConfig) -> Path:
                 "discriminator": accelerator.unwrap_model(discriminator),
                 "codes": codes_dev,
             }
-            save_checkpoint(cfg, step + 1, models, {"g": g_opt, "d": d_opt}, names, log, elapsed_before + time.time() - t0)
+            save_checkpoint(
+                cfg, step + 1, models, {"g": g_opt, "d": d_opt}, names, log, elapsed_before + time.time() - t0, ratios
+            )
             last_ckpt = time.time()
         if done:
             break

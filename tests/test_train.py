@@ -7,11 +7,13 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
+import torch
 from conftest import ROOT, WEIGHTS
 from PIL import Image
 
 from pipeline import PersonalStylePipeline
-from pipeline.train import TrainConfig, train
+from pipeline.train import TrainConfig, style_weights, train
 
 
 def make_data(root):
@@ -32,14 +34,24 @@ def test_train_checkpoints_resumes_and_exports(tmp_path):
     make_data(tmp_path / "data")
     cfg = dict(data=tmp_path / "data", run=tmp_path / "run", loss_net=WEIGHTS / "loss_net", batch_size=2, crop=32,
                style_long_side=64, adv_start=1, generator={"channels": [4, 8], "decoder_channels": [4], "num_res_blocks": 1})
-    train(TrainConfig(steps=3, **cfg))
+    train(TrainConfig(steps=3, focus=2.0, **cfg))
     state = json.loads((tmp_path / "run" / "state.json").read_text())
     assert state["step"] == 3 and state["styles"] == ["photo", "red", "stripes"]
-    train(TrainConfig(steps=5, **cfg))
-    assert json.loads((tmp_path / "run" / "state.json").read_text())["step"] == 5
+    # focus sampling tracks one output/input Gram-loss ratio per style; photo is never drawn, so it stays 1
+    assert len(state["ratios"]) == 3 and state["ratios"][0] == 1.0 and state["ratios"][1:] != [1.0, 1.0]
+    train(TrainConfig(steps=5, focus=2.0, **cfg))
+    resumed = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert resumed["step"] == 5 and resumed["ratios"] != state["ratios"]
     subprocess.run([sys.executable, str(ROOT / "scripts" / "export_weights.py"), str(tmp_path / "run"),
                     str(tmp_path / "w"), "--data", str(tmp_path / "data")], check=True, cwd=ROOT)
     pipe = PersonalStylePipeline.from_pretrained(tmp_path / "w")
     assert sorted(pipe.styles) == ["photo", "red", "stripes"]
     out = pipe(Image.new("RGB", (40, 30), (0, 128, 255)), style="red")
     assert out.images[0].size == (40, 30)
+
+
+def test_style_weights_focus_on_styles_still_far_from_their_target():
+    ratios = torch.tensor([1.0, 0.5, 1.0, 8.0, 0.01])  # photo first: never sampled
+    assert style_weights(ratios, 0.0) == [1.0, 1.0, 1.0, 1.0]
+    weights = style_weights(ratios, 2.0)
+    assert weights == pytest.approx([0.25, 1.0, 16.0, 0.0625])  # clamped to [0.25, 4] before the power
