@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -77,19 +79,30 @@ def _color_basis(pixels: torch.Tensor) -> torch.Tensor:
     return torch.stack([torch.ones_like(r), r, g, b, r * r, g * g, b * b, r * g, r * b, g * b], dim=-1)
 
 
-def color_map_residual(output: torch.Tensor, source: torch.Tensor, pool: int = 8, ridge: float = 1e-4) -> torch.Tensor:
+def color_map_residual(
+    output: torch.Tensor, source: torch.Tensor, pool: int = 8, ridge: float = 1e-4, top: float = 1.0
+) -> torch.Tensor:
     """How much of the output's low-frequency change is *not* a global colour curve of the source -> (B,).
 
     Both (B, 3, H, W) images are averaged over ``pool`` x ``pool`` cells; a quadratic colour map from the source's
     cells to the output's is fitted per image by ridge least squares, and the mean squared residual is returned.
     A colour grade, a tone curve or a paper tint costs nothing; a blob painted into a flat region (a change that
-    depends on *where* a pixel is, not on its colour) does. Textures finer than ``pool`` are averaged away."""
+    depends on *where* a pixel is, not on its colour) does. Textures finer than ``pool`` are averaged away.
+    ``top`` < 1 averages only the worst fraction of cells instead of all: a small saturated spot, which barely
+    moves the mean, dominates that peak (the instance-norm "droplet" artifact in flat dark regions)."""
     x = F.avg_pool2d(source, pool).flatten(2).transpose(1, 2)  # (B, N, 3)
     y = F.avg_pool2d(output, pool).flatten(2).transpose(1, 2)
     basis = _color_basis(x)  # (B, N, 10)
     gram = basis.transpose(1, 2) @ basis + ridge * x.shape[1] * torch.eye(basis.shape[-1], device=basis.device)
     coeffs = torch.linalg.solve(gram, basis.transpose(1, 2) @ y)  # (B, 10, 3)
-    return (y - basis @ coeffs).pow(2).mean((1, 2))
+    residual = (y - basis @ coeffs).pow(2)  # (B, N, 3)
+    if top >= 1.0:
+        return residual.mean((1, 2))
+    per_cell = residual.sum(-1)  # (B, N)
+    k = max(1, math.ceil(top * per_cell.shape[1]))
+    return per_cell.topk(k, dim=1).values.mean(1) / 3
+
+
 
 
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

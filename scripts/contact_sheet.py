@@ -1,10 +1,12 @@
-"""Contact sheet of every built-in style on two portraits, plus the Gram-loss table per style.
+"""Contact sheet of every built-in style on three portraits, plus the Gram-loss table per style.
 
     python scripts/contact_sheet.py --weights weights --out assets/contact_sheet.jpg --table benchmarks/results/styles.md
 
 Portraits: scikit-image's astronaut (Eileen Collins, NASA, public domain) and matplotlib's Grace Hopper
-(US Navy, public domain), 384 px. The table gives, per style, the mean over layers of the relative Gram
-distance of the input and of the output to the style (lower = closer), their ratio, and the content distance.
+(US Navy, public domain), both also among the pretraining content photos, and scikit-image's cameraman
+(grayscale, public domain), which pretraining never saw; 384 px. The table gives, per style, the mean over
+layers of the relative Gram distance of the input and of the output to the style (lower = closer), their ratio,
+and the content distance; a summary follows, split into seen and unseen portraits.
 """
 
 from __future__ import annotations
@@ -23,15 +25,33 @@ from pipeline import PersonalStylePipeline  # noqa: E402
 TILE = 192
 
 
+PORTRAITS = ("astronaut", "hopper", "cameraman")
+UNSEEN = {"cameraman"}  # not among the pretraining content photos (scripts/fetch_data.py)
+
+
 def portraits(size: int) -> list[Image.Image]:
     astronaut = Image.fromarray(skimage.data.astronaut())
     hopper = Image.open(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg").convert("RGB")
+    cameraman = Image.fromarray(skimage.data.camera()).convert("RGB")
     out = []
-    for image in (astronaut, hopper):
+    for image in (astronaut, hopper, cameraman):
         image = image.copy()
         image.thumbnail((size, size), Image.Resampling.LANCZOS)
         out.append(image)
     return out
+
+
+def summary(rows: list[tuple]) -> list[str]:
+    """Lines counting, per group of portraits, the style pairs whose output is closer to the style than the input."""
+    lines = []
+    for label, keep in (("seen in pretraining", lambda p: p not in UNSEEN), ("unseen", lambda p: p in UNSEEN)):
+        ratios = sorted(r for n, p, _, _, r, _ in rows if n != "photo" and keep(p))
+        if ratios:
+            better = sum(r < 1 for r in ratios)
+            median = ratios[len(ratios) // 2] if len(ratios) % 2 else sum(ratios[len(ratios) // 2 - 1 : len(ratios) // 2 + 1]) / 2
+            lines.append(f"- {label}: {better}/{len(ratios)} style×portrait pairs closer to the style than the input, "
+                         f"{sum(r < 0.8 for r in ratios)} below 0.8; median ratio {median:.2f}, worst {ratios[-1]:.2f}")
+    return lines
 
 
 def mean(values: dict[str, float]) -> float:
@@ -60,7 +80,7 @@ def main() -> None:
             y = row * (TILE + 18)
             sheet.paste(tile, (col * TILE + (TILE - tile.width) // 2, y + 18))
             draw.text((col * TILE + 4, y + 3), name, fill="black")
-        for portrait, metrics in zip(("astronaut", "hopper"), out.metrics):
+        for portrait, metrics in zip(PORTRAITS, out.metrics):
             before, after = mean(metrics["input_style_loss"]), mean(metrics["style_loss"])
             rows.append((name, portrait, before, after, after / before, metrics["content_loss"]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -68,7 +88,7 @@ def main() -> None:
     lines = ["| style | portrait | Gram loss of input | Gram loss of output | output / input | content loss |",
              "| --- | --- | ---: | ---: | ---: | ---: |"]
     lines += [f"| {n} | {p} | {b:.3f} | {a:.3f} | {r:.2f} | {c:.3f} |" for n, p, b, a, r, c in rows]
-    text = "\n".join(lines)
+    text = "\n".join(lines + [""] + summary(rows))
     print(text)
     print(f"\nwrote {args.out} ({sheet.width}x{sheet.height})")
     if args.table:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 import torch
 
 from pipeline.losses import (
@@ -99,3 +100,17 @@ def test_color_map_residual_allows_colour_curves_not_blobs():
     assert (color_map_residual(blob, photo) > 20 * color_map_residual(graded, photo) + 1e-3).all()
     fine = photo + 0.2 * (torch.arange(64) % 2).float()  # texture finer than the pooling cell: averaged away
     assert color_map_residual(fine.clamp(0, 1), photo).max() < 1e-3
+
+
+def test_color_map_residual_peak_singles_out_small_spots():
+    from pipeline.losses import color_map_residual
+
+    torch.manual_seed(0)
+    photo = torch.nn.functional.interpolate(torch.rand(1, 3, 8, 8), size=128, mode="bilinear", align_corners=False)
+    graded = (photo**2 * torch.tensor([1.0, 0.6, 0.3])[:, None, None] + 0.1).clamp(0, 1)
+    assert color_map_residual(graded, photo, top=0.02).item() < 1e-3  # a colour curve has no peak either
+    spot = graded.clone()
+    spot[:, :, 40:56, 40:56] = torch.tensor([0.0, 0.2, 1.0])[:, None, None]  # a saturated blue spot: 4 of 256 cells
+    mean, peak = color_map_residual(spot, photo).item(), color_map_residual(spot, photo, top=0.02).item()
+    assert peak > 20 * mean  # the mean dilutes a small spot; the worst 2 % of cells are the spot
+    assert color_map_residual(spot, photo, top=1.0).item() == pytest.approx(mean)
