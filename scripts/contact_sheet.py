@@ -7,8 +7,10 @@ Portraits: scikit-image's astronaut (Eileen Collins, NASA, public domain) and ma
 (grayscale, public domain), which pretraining never saw; 384 px. The table gives, per style, the mean over
 layers of the relative Gram distance of the input and of the output to the style (lower = closer), their ratio,
 the content distance, and a spot score: the colour-map residual of output vs input over its worst 1 % of 8x8 cells
-(x1000; a saturated spot painted into a flat region scores 100+, a clean colour grade under 30). A summary
-follows, split into seen and unseen portraits.
+(x1000; a saturated spot painted into a flat region scores 100+, a clean colour grade under 30), and a stripe
+score: mean |vertical| over mean |horizontal| neighbour difference of the change in luminance (about 1 for
+isotropic change; horizontal scan-line streaks, an artifact some training runs drift into, score 2-8).
+A summary follows, split into seen and unseen portraits.
 """
 
 from __future__ import annotations
@@ -24,14 +26,15 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline import PersonalStylePipeline  # noqa: E402
 from pipeline.images import pil_to_tensor  # noqa: E402
-from pipeline.losses import color_map_residual  # noqa: E402
+from pipeline.quality import spot_score, stripe_score  # noqa: E402
 
 TILE = 192
 
 
-def spot_score(output: Image.Image, source: Image.Image) -> float:
-    """Peak colour-map residual (x1000) of a stylised image against its input: local colour that no global curve explains."""
-    return 1000.0 * color_map_residual(pil_to_tensor(output), pil_to_tensor(source), top=0.01).item()
+def scores(output: Image.Image, source: Image.Image) -> tuple[float, float]:
+    """Spot and stripe scores (``pipeline.quality``) of one stylised image against its input."""
+    y, x = pil_to_tensor(output), pil_to_tensor(source)
+    return spot_score(y, x).item(), stripe_score(y, x).item()
 
 
 PORTRAITS = ("astronaut", "hopper", "cameraman")
@@ -56,12 +59,14 @@ def summary(rows: list[tuple]) -> list[str]:
     for label, keep in (("seen in pretraining", lambda p: p not in UNSEEN), ("unseen", lambda p: p in UNSEEN)):
         ratios = sorted(row[4] for row in rows if row[0] != "photo" and keep(row[1]))
         spots = sorted(row[6] for row in rows if row[0] != "photo" and keep(row[1]))
+        stripes = sorted(row[7] for row in rows if row[0] != "photo" and keep(row[1]))
         if ratios:
             better = sum(r < 1 for r in ratios)
             median = ratios[len(ratios) // 2] if len(ratios) % 2 else sum(ratios[len(ratios) // 2 - 1 : len(ratios) // 2 + 1]) / 2
             lines.append(f"- {label}: {better}/{len(ratios)} style×portrait pairs closer to the style than the input, "
                          f"{sum(r < 0.8 for r in ratios)} below 0.8; median ratio {median:.2f}, worst {ratios[-1]:.2f}; "
-                         f"spot score median {spots[len(spots) // 2]:.0f}, worst {spots[-1]:.0f}, {sum(v >= 100 for v in spots)} at 100+")
+                         f"spot score median {spots[len(spots) // 2]:.0f}, worst {spots[-1]:.0f}, {sum(v >= 100 for v in spots)} at 100+; "
+                         f"stripe score median {stripes[len(stripes) // 2]:.2f}, worst {stripes[-1]:.2f}")
     return lines
 
 
@@ -93,12 +98,13 @@ def main() -> None:
             draw.text((col * TILE + 4, y + 3), name, fill="black")
         for portrait, metrics, source, image in zip(PORTRAITS, out.metrics, inputs, out.images):
             before, after = mean(metrics["input_style_loss"]), mean(metrics["style_loss"])
-            rows.append((name, portrait, before, after, after / before, metrics["content_loss"], spot_score(image, source)))
+            rows.append((name, portrait, before, after, after / before, metrics["content_loss"],
+                         *scores(image, source)))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(args.out, quality=88)
-    lines = ["| style | portrait | Gram loss of input | Gram loss of output | output / input | content loss | spots |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
-    lines += [f"| {n} | {p} | {b:.3f} | {a:.3f} | {r:.2f} | {c:.3f} | {sp:.0f} |" for n, p, b, a, r, c, sp in rows]
+    lines = ["| style | portrait | Gram loss of input | Gram loss of output | output / input | content loss | spots | stripes |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {n} | {p} | {b:.3f} | {a:.3f} | {r:.2f} | {c:.3f} | {sp:.0f} | {st:.2f} |" for n, p, b, a, r, c, sp, st in rows]
     text = "\n".join(lines + [""] + summary(rows))
     print(text)
     print(f"\nwrote {args.out} ({sheet.width}x{sheet.height})")
