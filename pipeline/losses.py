@@ -110,6 +110,18 @@ def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (features - target).pow(2).mean(dim=(1, 2, 3))
 
 
+def anisotropy_loss(output: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+    """Directional bias of the change output - source, both (B, 3, H, W) -> (B,).
+
+    |mean |d/dy| - mean |d/dx|| of the change in luminance: zero for isotropic change (grain, dots, washes), large
+    for scan-line streaks (or vertical bands), which a Gram loss can reward as cheap texture energy."""
+    weights = torch.tensor((0.299, 0.587, 0.114), dtype=output.dtype, device=output.device).view(1, 3, 1, 1)
+    change = ((output - source) * weights).sum(1)  # (B, H, W)
+    rows = (change[:, 1:] - change[:, :-1]).abs().mean((1, 2))
+    cols = (change[:, :, 1:] - change[:, :, :-1]).abs().mean((1, 2))
+    return (rows - cols).abs()
+
+
 def tv_loss(image: torch.Tensor) -> torch.Tensor:
     """(B, C, H, W) image -> scalar anisotropic total variation (mean absolute neighbour difference)."""
     dx = (image[..., :, 1:] - image[..., :, :-1]).abs().mean()

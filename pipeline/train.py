@@ -5,7 +5,7 @@
 
 Losses per step (see ``pipeline/losses.py``): relative Gram loss of G(x|s) against style s, content loss
 (relu2_2) against x, colour moments relative to x, a colour-map residual (low-frequency change must be a global
-colour curve of x: no blobs; optionally also over its worst cells: no spots), TV, hinge adversarial loss from the conditional discriminator on differentiably augmented
+colour curve of x: no blobs; optionally also over its worst cells: no spots), optionally an anisotropy loss (no scan-line streaks), TV, hinge adversarial loss from the conditional discriminator on differentiably augmented
 crops (after ``adv_start``), cycle loss G(G(x|s)|photo) ~ x and identity loss G(x|photo) ~ x.
 Checkpoints (safetensors + optimiser state) go to ``--run`` every ``--checkpoint-minutes``; a rerun resumes.
 """
@@ -33,6 +33,7 @@ from .generator import Generator
 from .images import load_image, pil_to_tensor
 from .loss_net import LossNet
 from .losses import (
+    anisotropy_loss,
     color_loss,
     color_map_residual,
     color_moments,
@@ -73,6 +74,7 @@ class TrainConfig:
     color_map_weight: float = 150.0  # low-frequency change that is not a global colour curve (losses.color_map_residual)
     color_map_peak_weight: float = 0.0  # the same residual over the worst color_map_top of cells: small saturated spots
     color_map_top: float = 0.02
+    anisotropy_weight: float = 0.0  # directional bias of the change (losses.anisotropy_loss): scan-line streaks
     adv_weight: float = 0.05
     adv_start: int = 600
     cycle_weight: float = 1.0
@@ -259,10 +261,15 @@ def train(cfg: TrainConfig) -> Path:
         if cfg.color_map_peak_weight:
             l_peak = color_map_residual(y, x, top=cfg.color_map_top).mean()
             loss = loss + cfg.color_map_peak_weight * l_peak
+        if cfg.anisotropy_weight:
+            l_aniso = anisotropy_loss(y, x).mean()
+            loss = loss + cfg.anisotropy_weight * l_aniso
         loss = loss + cfg.identity_weight * l_identity
         losses = {"style": l_style, "content": l_content, "color": l_color, "color_map": l_map, "tv": l_tv, "identity": l_identity}
         if cfg.color_map_peak_weight:
             losses["color_peak"] = l_peak
+        if cfg.anisotropy_weight:
+            losses["anisotropy"] = l_aniso
         if cfg.cycle_weight and step % cfg.cycle_every == 0:
             losses["cycle"] = cycle_loss(generator(y, photo_code), x)
             loss = loss + cfg.cycle_weight * losses["cycle"]

@@ -114,3 +114,18 @@ def test_color_map_residual_peak_singles_out_small_spots():
     mean, peak = color_map_residual(spot, photo).item(), color_map_residual(spot, photo, top=0.02).item()
     assert peak > 20 * mean  # the mean dilutes a small spot; the worst 2 % of cells are the spot
     assert color_map_residual(spot, photo, top=1.0).item() == pytest.approx(mean)
+
+
+def test_anisotropy_loss_flags_streaks_not_grain():
+    from pipeline.losses import anisotropy_loss
+
+    torch.manual_seed(0)
+    photo = torch.rand(2, 3, 64, 64)
+    grain = (photo + 0.05 * torch.randn_like(photo)).clamp(0, 1)
+    streaks = photo.clone()
+    streaks[..., 10:60:5, 5:60] -= 0.3  # dark one-pixel rows
+    bands = photo.clone()
+    bands[..., 5:60, 10:60:5] -= 0.3  # the same, turned 90 degrees
+    assert anisotropy_loss(photo, photo).max() == 0
+    assert (anisotropy_loss(streaks, photo) > 20 * anisotropy_loss(grain, photo)).all()
+    assert torch.allclose(anisotropy_loss(streaks, photo), anisotropy_loss(bands, photo), atol=1e-6)

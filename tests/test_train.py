@@ -33,7 +33,7 @@ def make_data(root):
 def test_train_checkpoints_resumes_and_exports(tmp_path):
     make_data(tmp_path / "data")
     cfg = dict(data=tmp_path / "data", run=tmp_path / "run", loss_net=WEIGHTS / "loss_net", batch_size=2, crop=32,
-               style_long_side=64, adv_start=1, color_map_peak_weight=1.0, generator={"channels": [4, 8], "decoder_channels": [4], "num_res_blocks": 1})
+               style_long_side=64, adv_start=1, color_map_peak_weight=1.0, anisotropy_weight=1.0, generator={"channels": [4, 8], "decoder_channels": [4], "num_res_blocks": 1})
     train(TrainConfig(steps=3, focus=2.0, **cfg))
     state = json.loads((tmp_path / "run" / "state.json").read_text())
     assert state["step"] == 3 and state["styles"] == ["photo", "red", "stripes"]
