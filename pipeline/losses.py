@@ -103,11 +103,18 @@ def color_map_residual(
     return per_cell.topk(k, dim=1).values.mean(1) / 3
 
 
-
-
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """(B, C, H, W) vs (B, C, H, W) feature maps -> (B,) mean squared difference."""
     return (features - target).pow(2).mean(dim=(1, 2, 3))
+
+
+def directional_change(output: torch.Tensor, source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean |d/dy| and mean |d/dx| of the change in luminance output - source, both (B, 3, H, W) -> two (B,)."""
+    weights = torch.tensor((0.299, 0.587, 0.114), dtype=output.dtype, device=output.device).view(1, 3, 1, 1)
+    change = ((output - source) * weights).sum(1)  # (B, H, W)
+    rows = (change[:, 1:] - change[:, :-1]).abs().mean((1, 2))
+    cols = (change[:, :, 1:] - change[:, :, :-1]).abs().mean((1, 2))
+    return rows, cols
 
 
 def anisotropy_loss(output: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
@@ -115,10 +122,7 @@ def anisotropy_loss(output: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
 
     |mean |d/dy| - mean |d/dx|| of the change in luminance: zero for isotropic change (grain, dots, washes), large
     for scan-line streaks (or vertical bands), which a Gram loss can reward as cheap texture energy."""
-    weights = torch.tensor((0.299, 0.587, 0.114), dtype=output.dtype, device=output.device).view(1, 3, 1, 1)
-    change = ((output - source) * weights).sum(1)  # (B, H, W)
-    rows = (change[:, 1:] - change[:, :-1]).abs().mean((1, 2))
-    cols = (change[:, :, 1:] - change[:, :, :-1]).abs().mean((1, 2))
+    rows, cols = directional_change(output, source)
     return (rows - cols).abs()
 
 

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from .losses import color_map_residual
-
-LUMA = (0.299, 0.587, 0.114)
+from .losses import color_map_residual, directional_change
 
 
 def spot_score(output: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
@@ -26,8 +24,5 @@ def spot_score(output: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
 
 def stripe_score(output: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) output and input in [0, 1] -> (B,) anisotropy of the luminance change (1 = isotropic)."""
-    weights = torch.tensor(LUMA, dtype=output.dtype, device=output.device).view(1, 3, 1, 1)
-    change = ((output - source) * weights).sum(1)  # (B, H, W)
-    rows = (change[:, 1:] - change[:, :-1]).abs().mean((1, 2))
-    cols = (change[:, :, 1:] - change[:, :, :-1]).abs().mean((1, 2))
+    rows, cols = directional_change(output, source)
     return rows / cols.clamp_min(1e-6)
