@@ -76,6 +76,7 @@ class TrainConfig:
     color_map_peak_weight: float = 0.0  # the same residual over the worst color_map_top of cells: small saturated spots
     color_map_top: float = 0.02
     anisotropy_weight: float = 0.0  # directional bias of the change (losses.anisotropy_loss): scan-line streaks
+    transposed_targets: bool = False  # Gram targets also from the style images with axes swapped (no direction)
     adv_weight: float = 0.05
     adv_start: int = 600
     cycle_weight: float = 1.0
@@ -116,8 +117,13 @@ def random_crops(images: list[torch.Tensor], n: int, crop: int, scale: tuple[flo
 
 
 @torch.no_grad()
-def style_targets(loss_net: LossNet, images: list[torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Mean Gram matrix per tap over a style's images -> ``{tap: (C, C)}``."""
+def style_targets(loss_net: LossNet, images: list[torch.Tensor], transposed: bool = False) -> dict[str, torch.Tensor]:
+    """Mean Gram matrix per tap over a style's images -> ``{tap: (C, C)}``.
+
+    ``transposed`` also averages in each image with its axes swapped, so the target carries no preferred direction
+    (horizontal bands in one style's images then stop rewarding horizontal streaks)."""
+    if transposed:
+        images = list(images) + [img.transpose(-1, -2) for img in images]
     grams = [{t: gram_matrix(f)[0] for t, f in loss_net(img[None], STYLE_TAPS).items()} for img in images]
     return {t: torch.stack([g[t] for g in grams]).mean(0) for t in STYLE_TAPS}
 
@@ -178,7 +184,7 @@ def train(cfg: TrainConfig) -> Path:
     style_dirs = sorted(p for p in (cfg.data / "styles").iterdir() if p.is_dir())
     names = [PHOTO] + [p.name for p in style_dirs]
     style_images = [load_folder(p, cfg.style_long_side) for p in style_dirs]
-    targets = [style_targets(loss_net, [i.to(device) for i in imgs]) for imgs in style_images]
+    targets = [style_targets(loss_net, [i.to(device) for i in imgs], cfg.transposed_targets) for imgs in style_images]
     target_stack = {t: torch.stack([tg[t] for tg in targets]) for t in STYLE_TAPS}  # (S, C, C)
     color_targets = torch.stack([style_color_moments(imgs) for imgs in style_images]).to(device)  # (S, 6)
     content_moments = style_color_moments(content).to(device)  # (6,): the photos' colour reference
@@ -325,6 +331,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     for name, value in asdict(defaults).items():
         if name == "generator":
             parser.add_argument("--generator", type=json.loads, default={}, help="JSON Generator config overrides")
+            continue
+        if isinstance(value, bool):
+            parser.add_argument("--" + name.replace("_", "-"), action=argparse.BooleanOptionalAction, default=value)
             continue
         kind = type(value) if not isinstance(value, Path) else Path
         parser.add_argument("--" + name.replace("_", "-"), type=kind, default=value)
