@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from statistics import median
 
 import matplotlib
 import skimage.data
@@ -57,16 +58,14 @@ def summary(rows: list[tuple]) -> list[str]:
     """Lines counting, per group of portraits, the style pairs whose output is closer to the style than the input."""
     lines = []
     for label, keep in (("seen in pretraining", lambda p: p not in UNSEEN), ("unseen", lambda p: p in UNSEEN)):
-        ratios = sorted(row[4] for row in rows if row[0] != "photo" and keep(row[1]))
-        spots = sorted(row[6] for row in rows if row[0] != "photo" and keep(row[1]))
-        stripes = sorted(row[7] for row in rows if row[0] != "photo" and keep(row[1]))
-        if ratios:
-            better = sum(r < 1 for r in ratios)
-            median = ratios[len(ratios) // 2] if len(ratios) % 2 else sum(ratios[len(ratios) // 2 - 1 : len(ratios) // 2 + 1]) / 2
-            lines.append(f"- {label}: {better}/{len(ratios)} style×portrait pairs closer to the style than the input, "
-                         f"{sum(r < 0.8 for r in ratios)} below 0.8; median ratio {median:.2f}, worst {ratios[-1]:.2f}; "
-                         f"spot score median {spots[len(spots) // 2]:.0f}, worst {spots[-1]:.0f}, {sum(v >= 100 for v in spots)} at 100+; "
-                         f"stripe score median {stripes[len(stripes) // 2]:.2f}, worst {stripes[-1]:.2f}")
+        picked = [row for row in rows if row[0] != "photo" and keep(row[1])]
+        if picked:
+            ratios, spots, stripes = ([row[i] for row in picked] for i in (4, 6, 7))
+            lines.append(f"- {label}: {sum(r < 1 for r in ratios)}/{len(ratios)} style×portrait pairs closer to the style "
+                         f"than the input, {sum(r < 0.8 for r in ratios)} below 0.8; median ratio {median(ratios):.2f}, "
+                         f"worst {max(ratios):.2f}; spot score median {median(spots):.0f}, worst {max(spots):.0f}, "
+                         f"{sum(v >= 100 for v in spots)} at 100+; stripe score median {median(stripes):.2f}, "
+                         f"worst {max(stripes):.2f}")
     return lines
 
 
