@@ -45,6 +45,7 @@ from .losses import (
     gram_matrix,
     normalized_gram,
     relative_color_target,
+    smear_loss,
     tv_loss,
 )
 
@@ -76,6 +77,7 @@ class TrainConfig:
     color_map_peak_weight: float = 0.0  # the same residual over the worst color_map_top of cells: small saturated spots
     color_map_top: float = 0.02
     anisotropy_weight: float = 0.0  # directional bias of the change (losses.anisotropy_loss): scan-line streaks
+    smear_weight: float = 0.0  # |row - column autocorrelation| of the fine change (losses.smear_loss): smears
     transposed_targets: bool = False  # Gram targets also from the style images with axes swapped (no direction)
     adv_weight: float = 0.05
     adv_start: int = 600
@@ -271,12 +273,17 @@ def train(cfg: TrainConfig) -> Path:
         if cfg.anisotropy_weight:
             l_aniso = anisotropy_loss(y, x).mean()
             loss = loss + cfg.anisotropy_weight * l_aniso
+        if cfg.smear_weight:
+            l_smear = smear_loss(y, x).mean()
+            loss = loss + cfg.smear_weight * l_smear
         loss = loss + cfg.identity_weight * l_identity
         losses = {"style": l_style, "content": l_content, "color": l_color, "color_map": l_map, "tv": l_tv, "identity": l_identity}
         if cfg.color_map_peak_weight:
             losses["color_peak"] = l_peak
         if cfg.anisotropy_weight:
             losses["anisotropy"] = l_aniso
+        if cfg.smear_weight:
+            losses["smear"] = l_smear
         if cfg.cycle_weight and step % cfg.cycle_every == 0:
             losses["cycle"] = cycle_loss(generator(y, photo_code), x)
             loss = loss + cfg.cycle_weight * losses["cycle"]

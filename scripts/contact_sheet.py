@@ -9,7 +9,9 @@ layers of the relative Gram distance of the input and of the output to the style
 the content distance, and a spot score: the colour-map residual of output vs input over its worst 1 % of 8x8 cells
 (x1000; a saturated spot painted into a flat region scores 100+, a clean colour grade under 30), and a stripe
 score: mean |vertical| over mean |horizontal| neighbour difference of the change in luminance (about 1 for
-isotropic change; horizontal scan-line streaks, an artifact some training runs drift into, score 2-8).
+isotropic change; horizontal scan-line streaks, an artifact some training runs drift into, score 2-8), and a
+smear score: row-minus-column autocorrelation of the fine change (about 0 for grain, dots and colour grades;
+0.3-0.8 where dark features are stretched into horizontal bands).
 A summary follows, split into seen and unseen portraits.
 """
 
@@ -27,15 +29,15 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline import PersonalStylePipeline  # noqa: E402
 from pipeline.images import pil_to_tensor  # noqa: E402
-from pipeline.quality import spot_score, stripe_score  # noqa: E402
+from pipeline.quality import smear_score, spot_score, stripe_score  # noqa: E402
 
 TILE = 192
 
 
-def scores(output: Image.Image, source: Image.Image) -> tuple[float, float]:
-    """Spot and stripe scores (``pipeline.quality``) of one stylised image against its input."""
+def scores(output: Image.Image, source: Image.Image) -> tuple[float, float, float]:
+    """Spot, stripe and smear scores (``pipeline.quality``) of one stylised image against its input."""
     y, x = pil_to_tensor(output), pil_to_tensor(source)
-    return spot_score(y, x).item(), stripe_score(y, x).item()
+    return spot_score(y, x).item(), stripe_score(y, x).item(), smear_score(y, x).item()
 
 
 PORTRAITS = ("astronaut", "hopper", "cameraman")
@@ -60,12 +62,13 @@ def summary(rows: list[tuple]) -> list[str]:
     for label, keep in (("seen in pretraining", lambda p: p not in UNSEEN), ("unseen", lambda p: p in UNSEEN)):
         picked = [row for row in rows if row[0] != "photo" and keep(row[1])]
         if picked:
-            ratios, spots, stripes = ([row[i] for row in picked] for i in (4, 6, 7))
+            ratios, spots, stripes, smears = ([row[i] for row in picked] for i in (4, 6, 7, 8))
             lines.append(f"- {label}: {sum(r < 1 for r in ratios)}/{len(ratios)} style×portrait pairs closer to the style "
                          f"than the input, {sum(r < 0.8 for r in ratios)} below 0.8; median ratio {median(ratios):.2f}, "
                          f"worst {max(ratios):.2f}; spot score median {median(spots):.0f}, worst {max(spots):.0f}, "
                          f"{sum(v >= 100 for v in spots)} at 100+; stripe score median {median(stripes):.2f}, "
-                         f"worst {max(stripes):.2f}")
+                         f"worst {max(stripes):.2f}; smear score median {median(smears):.2f}, worst {max(smears):.2f}, "
+                         f"{sum(v >= 0.3 for v in smears)} at 0.3+")
     return lines
 
 
@@ -101,9 +104,10 @@ def main() -> None:
                          *scores(image, source)))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(args.out, quality=88)
-    lines = ["| style | portrait | Gram loss of input | Gram loss of output | output / input | content loss | spots | stripes |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    lines += [f"| {n} | {p} | {b:.3f} | {a:.3f} | {r:.2f} | {c:.3f} | {sp:.0f} | {st:.2f} |" for n, p, b, a, r, c, sp, st in rows]
+    lines = ["| style | portrait | Gram loss of input | Gram loss of output | output / input | content loss | spots | stripes "
+             "| smears |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {n} | {p} | {b:.3f} | {a:.3f} | {r:.2f} | {c:.3f} | {sp:.0f} | {st:.2f} | {sm:.2f} |"
+              for n, p, b, a, r, c, sp, st, sm in rows]
     text = "\n".join(lines + [""] + summary(rows))
     print(text)
     print(f"\nwrote {args.out} ({sheet.width}x{sheet.height})")

@@ -129,3 +129,22 @@ def test_anisotropy_loss_flags_streaks_not_grain():
     assert anisotropy_loss(photo, photo).max() == 0
     assert (anisotropy_loss(streaks, photo) > 20 * anisotropy_loss(grain, photo)).all()
     assert torch.allclose(anisotropy_loss(streaks, photo), anisotropy_loss(bands, photo), atol=1e-6)
+
+
+def test_smear_loss_is_the_size_of_the_directional_correlation_either_way():
+    from pipeline.losses import directional_correlation, smear_loss
+
+    torch.manual_seed(0)
+    photo = torch.rand(2, 3, 64, 64)
+    bands = photo.clone()
+    bands[..., 10:60:7, 8:56] -= 0.3  # long one-pixel dark rows: correlated along rows only
+    turned = photo.clone()
+    turned[..., 8:56, 10:60:7] -= 0.3
+    grain = (photo + 0.05 * torch.randn_like(photo)).clamp(0, 1)
+    assert (directional_correlation(bands, photo) > 0.5).all()
+    assert torch.allclose(directional_correlation(turned, photo), -directional_correlation(bands, photo), atol=1e-5)
+    assert torch.allclose(smear_loss(turned, photo), smear_loss(bands, photo), atol=1e-5)
+    assert (smear_loss(grain, photo) < 0.1).all()
+    bands.requires_grad_(True)
+    smear_loss(bands, photo).sum().backward()
+    assert torch.isfinite(bands.grad).all() and bands.grad.abs().sum() > 0

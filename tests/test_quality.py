@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from pipeline.quality import spot_score, stripe_score
+from pipeline.quality import smear_score, spot_score, stripe_score
 
 
 def photo() -> torch.Tensor:
@@ -37,3 +37,24 @@ def test_horizontal_streaks_are_flagged_vertical_ones_are_not():
     columns = x.clone()
     columns[:, :, 20:110, 40:100:6] -= 0.3
     assert stripe_score(columns.clamp(0, 1), x).item() < 0.5
+
+
+def smeared(x: torch.Tensor) -> torch.Tensor:
+    """Dark features stretched into horizontal bands: short dark blobs, each blurred 25 px along its row."""
+    y = x.clone()
+    marks = torch.zeros(1, 1, 128, 128)
+    marks[:, :, 20:110:9, 30:100:17] = 1.0  # dark dots (eyes, a mouth)
+    band = torch.nn.functional.avg_pool2d(marks, (3, 25), stride=1, padding=(1, 12)) * 25 / 3
+    return (y - 0.4 * band.clamp(0, 1)).clamp(0, 1)
+
+
+def test_smears_are_flagged_grain_and_grades_are_not():
+    x = photo()
+    noise = x + 0.05 * torch.randn(1, 3, 128, 128, generator=torch.Generator().manual_seed(1))
+    graded = (x**1.5 * torch.tensor([1.0, 0.8, 0.6]).view(1, 3, 1, 1) + 0.05).clamp(0, 1)
+    assert abs(smear_score(noise.clamp(0, 1), x).item()) < 0.1
+    assert abs(smear_score(graded, x).item()) < 0.1
+    y = smeared(x)
+    assert smear_score(y, x).item() > 0.5
+    turned = smeared(x.transpose(-1, -2)).transpose(-1, -2)  # the same bands, vertical
+    assert smear_score(turned, x).item() < -0.5

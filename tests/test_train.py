@@ -34,8 +34,8 @@ def make_data(root):
 def test_train_checkpoints_resumes_and_exports(tmp_path):
     make_data(tmp_path / "data")
     cfg = dict(data=tmp_path / "data", run=tmp_path / "run", loss_net=WEIGHTS / "loss_net", batch_size=2, crop=32,
-               style_long_side=64, adv_start=1, color_map_peak_weight=1.0, anisotropy_weight=1.0,
-               transposed_targets=True, generator={"channels": [4, 8], "decoder_channels": [4], "num_res_blocks": 1})
+               style_long_side=64, adv_start=1, lr=0.1, color_map_peak_weight=1.0, anisotropy_weight=1.0,
+               transposed_targets=True, smear_weight=1.0, generator={"channels": [4, 8], "decoder_channels": [4], "num_res_blocks": 1})
     train(TrainConfig(steps=3, focus=2.0, **cfg))
     state = json.loads((tmp_path / "run" / "state.json").read_text())
     assert state["step"] == 3 and state["styles"] == ["photo", "red", "stripes"]
@@ -68,3 +68,4 @@ def test_transposed_style_targets_have_no_direction():
     both = style_targets(loss_net, [rows], transposed=True), style_targets(loss_net, [columns], transposed=True)
     assert any(not torch.allclose(plain[0][t], plain[1][t], rtol=1e-2) for t in plain[0])  # Grams see direction
     assert all(torch.allclose(both[0][t], both[1][t], rtol=1e-4, atol=1e-6) for t in both[0])
+
