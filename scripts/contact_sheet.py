@@ -67,8 +67,8 @@ def summary(rows: list[tuple]) -> list[str]:
                          f"than the input, {sum(r < 0.8 for r in ratios)} below 0.8; median ratio {median(ratios):.2f}, "
                          f"worst {max(ratios):.2f}; spot score median {median(spots):.0f}, worst {max(spots):.0f}, "
                          f"{sum(v >= 100 for v in spots)} at 100+; stripe score median {median(stripes):.2f}, "
-                         f"worst {max(stripes):.2f}; smear score median {median(smears):.2f}, worst {max(smears):.2f}, "
-                         f"{sum(v >= 0.3 for v in smears)} at 0.3+")
+                         f"worst {max(stripes):.2f}; smear score median {median(smears):.2f}, worst {max(smears, key=abs):.2f}, "
+                         f"{sum(abs(v) >= 0.3 for v in smears)} at ±0.3+")
     return lines
 
 
