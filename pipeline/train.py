@@ -6,8 +6,9 @@
 Losses per step (see ``pipeline/losses.py``): relative Gram loss of G(x|s) against style s, content loss
 (relu2_2) against x, colour moments relative to x, a colour-map residual (low-frequency change must be a global
 colour curve of x: no blobs; optionally also over its worst cells: no spots), optionally a smear loss (no dark
-features stretched into bands) and an anisotropy loss (no scan-line streaks), TV, hinge adversarial loss from the conditional discriminator on differentiably augmented
-crops (after ``adv_start``), cycle loss G(G(x|s)|photo) ~ x and identity loss G(x|photo) ~ x.
+features stretched into bands) and an anisotropy loss (no scan-line streaks), TV, hinge adversarial loss from the
+conditional discriminator on differentiably augmented crops (after ``adv_start``), cycle loss G(G(x|s)|photo) ~ x
+and identity loss G(x|photo) ~ x.
 Checkpoints (safetensors + optimiser state) go to ``--run`` every ``--checkpoint-minutes``; a rerun resumes.
 """
 

@@ -68,4 +68,3 @@ def test_transposed_style_targets_have_no_direction():
     both = style_targets(loss_net, [rows], transposed=True), style_targets(loss_net, [columns], transposed=True)
     assert any(not torch.allclose(plain[0][t], plain[1][t], rtol=1e-2) for t in plain[0])  # Grams see direction
     assert all(torch.allclose(both[0][t], both[1][t], rtol=1e-4, atol=1e-6) for t in both[0])
-
