@@ -108,10 +108,15 @@ def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (features - target).pow(2).mean(dim=(1, 2, 3))
 
 
+def luminance_change(output: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+    """Change in luminance (Rec. 601 weights) output - source, both (B, 3, H, W) -> (B, H, W)."""
+    weights = torch.tensor((0.299, 0.587, 0.114), dtype=output.dtype, device=output.device).view(1, 3, 1, 1)
+    return ((output - source) * weights).sum(1)
+
+
 def directional_change(output: torch.Tensor, source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean |d/dy| and mean |d/dx| of the change in luminance output - source, both (B, 3, H, W) -> two (B,)."""
-    weights = torch.tensor((0.299, 0.587, 0.114), dtype=output.dtype, device=output.device).view(1, 3, 1, 1)
-    change = ((output - source) * weights).sum(1)  # (B, H, W)
+    change = luminance_change(output, source)  # (B, H, W)
     rows = (change[:, 1:] - change[:, :-1]).abs().mean((1, 2))
     cols = (change[:, :, 1:] - change[:, :, :-1]).abs().mean((1, 2))
     return rows, cols
@@ -136,10 +141,8 @@ def directional_correlation(
     Grain, dots, washes and edges sharpened where the photo has them are about as correlated either way (about 0);
     horizontal smears, which stretch eyes or a mouth into a band across a face, are correlated far along rows and
     score up to 1 (vertical smears, -1). Needs H, W > max(lags) and > blur // 2."""
-    weights = torch.tensor((0.299, 0.587, 0.114), dtype=output.dtype, device=output.device).view(1, 3, 1, 1)
-    change = ((output - source) * weights).sum(1, keepdim=True)  # (B, 1, H, W)
-    fine = change - F.avg_pool2d(F.pad(change, (blur // 2,) * 4, mode="reflect"), blur, stride=1)
-    fine = fine[:, 0]
+    change = luminance_change(output, source)[:, None]  # (B, 1, H, W)
+    fine = (change - F.avg_pool2d(F.pad(change, (blur // 2,) * 4, mode="reflect"), blur, stride=1))[:, 0]
     var = fine.pow(2).mean((1, 2)).clamp_min(1e-12)
     diffs = [
         ((fine[:, :, lag:] * fine[:, :, :-lag]).mean((1, 2)) - (fine[:, lag:] * fine[:, :-lag]).mean((1, 2))) / var
