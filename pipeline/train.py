@@ -21,6 +21,7 @@ import os
 import random
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -236,6 +237,15 @@ def train(cfg: TrainConfig) -> Path:
         warm = min(1.0, (step + 1) / 100)
         return warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress(step)))))
 
+    artifact_losses = [  # (name, weight, loss(output, input) -> (B,)), only the weighted ones
+        (name, weight, term)
+        for name, weight, term in (
+            ("color_peak", cfg.color_map_peak_weight, partial(color_map_residual, top=cfg.color_map_top)),
+            ("anisotropy", cfg.anisotropy_weight, anisotropy_loss),
+            ("smear", cfg.smear_weight, smear_loss),
+        )
+        if weight
+    ]
     last_ckpt, t0, running = time.time(), time.time(), {}
     for step in range(start, cfg.steps):
         for opt, base in ((g_opt, None), (d_opt, cfg.d_lr)):
@@ -268,23 +278,11 @@ def train(cfg: TrainConfig) -> Path:
         loss = loss + cfg.color_weight * l_color
         l_map = color_map_residual(y, x).mean()
         loss = loss + cfg.color_map_weight * l_map
-        if cfg.color_map_peak_weight:
-            l_peak = color_map_residual(y, x, top=cfg.color_map_top).mean()
-            loss = loss + cfg.color_map_peak_weight * l_peak
-        if cfg.anisotropy_weight:
-            l_aniso = anisotropy_loss(y, x).mean()
-            loss = loss + cfg.anisotropy_weight * l_aniso
-        if cfg.smear_weight:
-            l_smear = smear_loss(y, x).mean()
-            loss = loss + cfg.smear_weight * l_smear
         loss = loss + cfg.identity_weight * l_identity
         losses = {"style": l_style, "content": l_content, "color": l_color, "color_map": l_map, "tv": l_tv, "identity": l_identity}
-        if cfg.color_map_peak_weight:
-            losses["color_peak"] = l_peak
-        if cfg.anisotropy_weight:
-            losses["anisotropy"] = l_aniso
-        if cfg.smear_weight:
-            losses["smear"] = l_smear
+        for name, weight, term in artifact_losses:
+            losses[name] = term(y, x).mean()
+            loss = loss + weight * losses[name]
         if cfg.cycle_weight and step % cfg.cycle_every == 0:
             losses["cycle"] = cycle_loss(generator(y, photo_code), x)
             loss = loss + cfg.cycle_weight * losses["cycle"]
