@@ -93,6 +93,7 @@ def main() -> None:
     parser.add_argument("--child", type=int)
     parser.add_argument("--max-full-frame", type=int)
     parser.add_argument("--save")
+    parser.add_argument("--conditions", default="", help="how the machine was loaded, e.g. 'nothing else running'")
     args = parser.parse_args()
     if args.child:
         child(args.child, args.max_full_frame, args.weights, args.style, args.save)
@@ -104,8 +105,9 @@ def main() -> None:
         "# Stylisation by resolution on this CPU",
         "",
         f"`OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')} python benchmarks/bench_resolution.py` "
-        f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} cores shared with a background "
-        f"training run, so times are inflated and noisy). Style {args.style!r}, weights `{args.weights}`; one piece "
+        f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} cores"
+        + (f"; {args.conditions}" if args.conditions else "")
+        + f"). Style {args.style!r}, weights `{Path(args.weights).name}`; one piece "
         f"up to {FULL_FRAME_PIXELS / 1e6:.1f} MP, above that {TILE} px tiles with {OVERLAP} px overlap. Peak = "
         "resident memory above the loaded pipeline during the call. Differences are to the one-piece output "
         "(0-255, max over channels).",
