@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -62,16 +64,19 @@ def measure(size: int, max_full_frame: int | None, args: argparse.Namespace, out
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
-def differences(tiled: Path, full: Path) -> str:
-    """'mean / max (all) | mean / max (tile overlaps)' of |tiled - full| in 0-255 units."""
-    import numpy as np
+def error_map(tiled: Path, full: Path) -> np.ndarray:
+    """(H, W) |tiled - full| of two saved images, max over channels, in 0-255 units."""
     from PIL import Image
-
-    from pipeline.tiling import OVERLAP, TILE, tile_spans
 
     a = np.asarray(Image.open(tiled), dtype=np.float32)
     b = np.asarray(Image.open(full), dtype=np.float32)
-    error = np.abs(a - b).max(axis=2)
+    return np.abs(a - b).max(axis=2)
+
+
+def differences(error: np.ndarray) -> str:
+    """'mean / max (all) | mean / max (tile overlaps)' of an ``error_map``."""
+    from pipeline.tiling import OVERLAP, TILE, tile_spans
+
     band = np.zeros(error.shape, dtype=bool)
     for start, _ in tile_spans(error.shape[0], TILE, OVERLAP, 8)[1:]:
         band[start : start + OVERLAP] = True
@@ -84,15 +89,12 @@ def differences(tiled: Path, full: Path) -> str:
     )
 
 
-def save_diff_map(tiled: Path, full: Path, path: Path) -> None:
-    """|tiled - full| (max over channels, x4, clipped) as a grayscale PNG: seams would show as straight lines."""
-    import numpy as np
+def save_diff_map(error: np.ndarray, path: Path) -> None:
+    """An ``error_map`` (x4, clipped) as a grayscale PNG: seams would show as straight lines."""
     from PIL import Image
 
-    a = np.asarray(Image.open(tiled), dtype=np.float32)
-    b = np.asarray(Image.open(full), dtype=np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.clip(4 * np.abs(a - b).max(axis=2), 0, 255).astype(np.uint8)).save(path)
+    Image.fromarray(np.clip(4 * error, 0, 255).astype(np.uint8)).save(path)
 
 
 def main() -> None:
@@ -143,10 +145,13 @@ def main() -> None:
                 if label == "auto":
                     side = round(FULL_FRAME_PIXELS**0.5)
                     label = "auto: one piece" if one_piece else f"auto: tiles, stats from a {side}² copy"
-                diff = "- | -" if one_piece else differences(out, reference)
-                if args.diff_maps and not one_piece:
-                    name = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
-                    save_diff_map(out, reference, args.diff_maps / f"{n}_{name}.png")
+                diff = "- | -"
+                if not one_piece:
+                    error = error_map(out, reference)
+                    diff = differences(error)
+                    if args.diff_maps:
+                        name = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
+                        save_diff_map(error, args.diff_maps / f"{n}_{name}.png")
                 lines.append(f"| {n} | {label} | {result['seconds']:.1f} | {result['peak_mb']:.0f} | {diff} |")
                 print(lines[-1], flush=True)
     lines += [

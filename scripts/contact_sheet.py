@@ -63,13 +63,26 @@ def summary(rows: list[tuple]) -> list[str]:
         picked = [row for row in rows if row[0] != "photo" and keep(row[1])]
         if picked:
             ratios, spots, stripes, smears = ([row[i] for row in picked] for i in (4, 6, 7, 8))
-            lines.append(f"- {label}: {sum(r < 1 for r in ratios)}/{len(ratios)} style×portrait pairs closer to the style "
-                         f"than the input, {sum(r < 0.8 for r in ratios)} below 0.8; median ratio {median(ratios):.2f}, "
-                         f"worst {max(ratios):.2f}; spot score median {median(spots):.0f}, worst {max(spots):.0f}, "
-                         f"{sum(v >= 100 for v in spots)} at 100+; stripe score median {median(stripes):.2f}, "
-                         f"worst {max(stripes):.2f}; smear score median {median(smears):.2f}, worst {max(smears, key=abs):.2f}, "
-                         f"{sum(abs(v) >= 0.3 for v in smears)} at ±0.3+")
+            lines.append(
+                f"- {label}: {sum(r < 1 for r in ratios)}/{len(ratios)} style×portrait pairs closer to the style "
+                f"than the input, {sum(r < 0.8 for r in ratios)} below 0.8; median ratio {median(ratios):.2f}, "
+                f"worst {max(ratios):.2f}; spot score median {median(spots):.0f}, worst {max(spots):.0f}, "
+                f"{sum(v >= 100 for v in spots)} at 100+; stripe score median {median(stripes):.2f}, "
+                f"worst {max(stripes):.2f}; smear score median {median(smears):.2f}, worst {max(smears, key=abs):.2f}, "
+                f"{sum(abs(v) >= 0.3 for v in smears)} at ±0.3+"
+            )
     return lines
+
+
+def paste_tile(
+    sheet: Image.Image, draw: ImageDraw.ImageDraw, image: Image.Image, col: int, row: int, label: str, tile: int = TILE
+) -> None:
+    """Paste ``image`` shrunk to fit a ``tile`` square into cell (col, row) of ``sheet``, ``label`` above it."""
+    small = image.copy()
+    small.thumbnail((tile, tile), Image.Resampling.LANCZOS)
+    y = row * (tile + 18)
+    sheet.paste(small, (col * tile + (tile - small.width) // 2, y + 18))
+    draw.text((col * tile + 4, y + 3), label, fill="black")
 
 
 def mean(values: dict[str, float]) -> float:
@@ -93,21 +106,23 @@ def main() -> None:
     for col, name in enumerate(names):
         out = pipe(inputs, style=name)
         for row, image in enumerate(out.images):
-            tile = image.copy()
-            tile.thumbnail((TILE, TILE), Image.Resampling.LANCZOS)
-            y = row * (TILE + 18)
-            sheet.paste(tile, (col * TILE + (TILE - tile.width) // 2, y + 18))
-            draw.text((col * TILE + 4, y + 3), name, fill="black")
+            paste_tile(sheet, draw, image, col, row, name)
         for portrait, metrics, source, image in zip(PORTRAITS, out.metrics, inputs, out.images):
             before, after = mean(metrics["input_style_loss"]), mean(metrics["style_loss"])
-            rows.append((name, portrait, before, after, after / before, metrics["content_loss"],
-                         *scores(image, source)))
+            rows.append(
+                (name, portrait, before, after, after / before, metrics["content_loss"], *scores(image, source))
+            )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(args.out, quality=88)
-    lines = ["| style | portrait | Gram loss of input | Gram loss of output | output / input | content loss | spots | stripes "
-             "| smears |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    lines += [f"| {n} | {p} | {b:.3f} | {a:.3f} | {r:.2f} | {c:.3f} | {sp:.0f} | {st:.2f} | {sm:.2f} |"
-              for n, p, b, a, r, c, sp, st, sm in rows]
+    lines = [
+        "| style | portrait | Gram loss of input | Gram loss of output | output / input | content loss | spots | stripes "
+        "| smears |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    lines += [
+        f"| {n} | {p} | {b:.3f} | {a:.3f} | {r:.2f} | {c:.3f} | {sp:.0f} | {st:.2f} | {sm:.2f} |"
+        for n, p, b, a, r, c, sp, st, sm in rows
+    ]
     text = "\n".join(lines + [""] + summary(rows))
     print(text)
     print(f"\nwrote {args.out} ({sheet.width}x{sheet.height})")

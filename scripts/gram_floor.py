@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from contact_sheet import PORTRAITS, portraits  # noqa: E402
+from contact_sheet import PORTRAITS, mean, paste_tile, portraits  # noqa: E402
 
 from pipeline import PersonalStyle, PersonalStylePipeline  # noqa: E402
 from pipeline.images import pil_to_tensor, tensor_to_pil  # noqa: E402
@@ -42,7 +42,7 @@ def ratio(
 ) -> tuple[float, float]:
     """(Gram loss of ``image`` / Gram loss of ``photo``, content loss of ``image``), as the contact sheet."""
     m = pipe.style_metrics(pil_to_tensor(image), pil_to_tensor(photo), style)
-    return sum(m["style_loss"].values()) / sum(m["input_style_loss"].values()), m["content_loss"]
+    return mean(m["style_loss"]) / mean(m["input_style_loss"]), m["content_loss"]
 
 
 def color_transfer(photo: Image.Image, folder: Path) -> Image.Image:
@@ -127,7 +127,6 @@ def main() -> None:
         "--sheet", type=Path, help="also save a sheet: each pair's generator output over its optimised image"
     )
     args = parser.parse_args()
-    torch.manual_seed(0)
     pipe = PersonalStylePipeline.from_pretrained(args.weights)
     pipe.set_progress_bar_config(disable=True)
     photos = dict(zip(PORTRAITS, portraits(args.size)))
@@ -162,12 +161,8 @@ def main() -> None:
             f"({edits[best][1]:.2f}) | {opt[0]:.2f} ({opt[1]:.2f}) |"
         )
         print(lines[-1], flush=True)
-        for row, (image, label) in enumerate(((output, f"{ours[0]:.2f}"), (optimised, f"optimised {opt[0]:.2f}"))):
-            small = image.copy()
-            small.thumbnail((tile, tile), Image.Resampling.LANCZOS)
-            y = row * (tile + 18)
-            sheet.paste(small, (col * tile + (tile - small.width) // 2, y + 18))
-            draw.text((col * tile + 4, y + 3), f"{style_name} / {portrait}: {label}", fill="black")
+        paste_tile(sheet, draw, output, col, 0, f"{style_name} / {portrait}: {ours[0]:.2f}", tile)
+        paste_tile(sheet, draw, optimised, col, 1, f"{style_name} / {portrait}: optimised {opt[0]:.2f}", tile)
     if args.sheet:
         args.sheet.parent.mkdir(parents=True, exist_ok=True)
         sheet.save(args.sheet, quality=88)
