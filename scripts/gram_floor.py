@@ -131,6 +131,9 @@ def main() -> None:
     pipe.set_progress_bar_config(disable=True)
     photos = dict(zip(PORTRAITS, portraits(args.size)))
     pairs = [p.split(":") for p in args.pairs.split(",")]
+    for pair in pairs:
+        if len(pair) != 2:
+            raise SystemExit(f"--pairs takes style:portrait,...; got {':'.join(pair)!r}")
     for style_name, portrait in pairs:
         if style_name not in pipe.styles:
             raise SystemExit(f"unknown style {style_name!r}; the bank has {', '.join(pipe.styles)}")
