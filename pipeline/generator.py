@@ -5,10 +5,18 @@ and Dumoulin et al. 2017 ("A learned representation for artistic style"); here t
 come from a style code through a small MLP (``StyleMLP``), so styles are points in a continuous space that can
 be mixed, interpolated toward the photo style, and adapted few-shot. Adapters are additive deltas on the
 MLP's output (one scale and shift per normalised channel).
+
+Optional pattern branch (``pattern_periods``): conv layers alone struggle to draw regular texture (halftone
+screens, hatching, tiles) on flat regions, where the input offers nothing to build it from. Per style, a linear
+map of the norm affine (so codes, mixes, strength and adapters all steer it) weighs a fixed set of plane waves
+(each period at 0/45/90/135 degrees, sine and cosine, in absolute pixel coordinates so tiles line up) into one
+pattern per output channel; a 1x1 conv of the last decoder features gates it per pixel, and it is added to the
+output logit. The gate starts at zero, so adding the branch to trained weights leaves their output unchanged.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -47,6 +55,39 @@ def conditional_instance_norm(
     return x * (1.0 + scale[:, :, None, None]) + shift[:, :, None, None]
 
 
+PATTERN_ANGLES = (0.0, 45.0, 90.0, 135.0)
+
+
+def pattern_waves(
+    length: int | torch.Tensor, periods: tuple[float, ...], axis: int, offset: int = 0, device: torch.device | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(R, length) float32 sines and cosines along one image axis (0 = rows, 1 = columns), one row per (period,
+    angle) in :data:`PATTERN_ANGLES` order, in absolute pixel coordinates starting at ``offset``."""
+    index = torch.arange(length, dtype=torch.float32, device=device) + float(offset)
+    trig = math.sin if axis == 0 else math.cos
+    freqs = [2 * math.pi * trig(math.radians(a)) / p for p in periods for a in PATTERN_ANGLES]
+    freqs = torch.tensor(freqs, device=device)
+    phase = freqs[:, None] * index[None, :]
+    return torch.sin(phase), torch.cos(phase)
+
+
+def pattern_image(
+    weights: torch.Tensor, height: int | torch.Tensor, width: int | torch.Tensor, periods: tuple[float, ...],
+    origin: tuple[int, int] = (0, 0),
+) -> torch.Tensor:
+    """(B, C, H, W) = sum over waves k of ``weights[:, :, k, 0] * sin(phase_k) + weights[:, :, k, 1] * cos(phase_k)``,
+    phase_k = fx_k * column + fy_k * row (absolute coordinates from ``origin``), for ``weights`` (B, C, R, 2).
+
+    Built from 1-D sines and cosines as rank-2 terms per wave (sin(a+b) = sin a cos b + cos a sin b), a batched
+    (H, 2R) @ (2R, W) product instead of R full-size sine images."""
+    sy, cy = pattern_waves(height, periods, 0, origin[0], weights.device)  # (R, H)
+    sx, cx = pattern_waves(width, periods, 1, origin[1], weights.device)  # (R, W)
+    ws, wc = weights[..., 0, None].float(), weights[..., 1, None].float()  # (B, C, R, 1)
+    left = torch.cat([ws * cy - wc * sy, ws * sy + wc * cy], dim=2)  # (B, C, 2R, H): multiplies sin(ax), cos(ax)
+    right = torch.cat([sx, cx], dim=0)  # (2R, W)
+    return left.transpose(2, 3) @ right
+
+
 @dataclass
 class NormStats:
     """Per-layer instance-norm statistics of one forward pass: ``mean[i]``, ``var[i]`` are (B, C, 1, 1).
@@ -73,6 +114,7 @@ class Generator(ModelMixin, ConfigMixin):
     ``style_code`` is (B, code_dim) or (code_dim,); ``norm_delta`` (adapters) is (B or 1, norm_params).
     Any H, W: the input is reflect-padded to a multiple of 2**len(down) and cropped back.
     ``norm_stats`` (optional, see :class:`NormStats`) records or replays the instance-norm statistics.
+    ``origin`` (row, column) places a crop in its whole image, so the pattern branch lines up across tiles.
     The output is ``sigmoid(logit(image) + residual)``, so a zero residual returns the input exactly.
     """
 
@@ -84,6 +126,7 @@ class Generator(ModelMixin, ConfigMixin):
         num_res_blocks: int = 5,
         decoder_channels: tuple[int, ...] = (48, 24, 12),
         mlp_hidden: int = 256,
+        pattern_periods: tuple[float, ...] = (),
     ):
         super().__init__()
         if len(decoder_channels) != len(channels) - 1:
@@ -110,11 +153,32 @@ class Generator(ModelMixin, ConfigMixin):
         nn.init.zeros_(self.style_mlp[-1].bias)
         nn.init.zeros_(self.head.conv.weight)
         nn.init.zeros_(self.head.conv.bias)
+        if any(not isinstance(p, (int, float)) or not 2.0 <= float(p) <= 1024.0 for p in pattern_periods):
+            raise ValueError(f"generator config: pattern_periods must be numbers of pixels in [2, 1024], got {pattern_periods}")
+        self.pattern_periods = tuple(float(p) for p in pattern_periods)
+        if self.pattern_periods:
+            waves = len(PATTERN_ANGLES) * len(self.pattern_periods)
+            self.pattern_amp = nn.Linear(self.norm_params, 3 * waves * 2)  # per style: (3 channels, waves, sin/cos)
+            self.pattern_gate = nn.Conv2d(in_ch, 3, 1)
+            nn.init.zeros_(self.pattern_gate.weight)  # the branch starts silent: grown weights keep their output
+            nn.init.zeros_(self.pattern_gate.bias)
 
     @property
     def norm_params(self) -> int:
         """Length of an adapter vector: one scale and one shift per normalised channel."""
         return 2 * sum(self.norm_sizes)
+
+    def grow(self, **overrides) -> Generator:
+        """A copy with config ``overrides`` (e.g. ``pattern_periods``) whose new modules start fresh and every
+        existing weight is carried over; raises if an override would change a trained weight's shape."""
+        grown = Generator(**{**{k: v for k, v in self.config.items() if not k.startswith("_")}, **overrides})
+        try:
+            missing, unexpected = grown.load_state_dict(self.state_dict(), strict=False)
+        except RuntimeError as exc:
+            raise ValueError(f"generator config overrides {overrides} change trained weights: {exc}") from None
+        if unexpected or any(not k.startswith("pattern_") for k in missing):
+            raise ValueError(f"generator config overrides {overrides} drop or add weights: {unexpected or missing}")
+        return grown.to(self.device)
 
     @property
     def multiple(self) -> int:
@@ -139,6 +203,7 @@ class Generator(ModelMixin, ConfigMixin):
         style_code: torch.Tensor,
         norm_delta: torch.Tensor | None = None,
         norm_stats: NormStats | None = None,
+        origin: tuple[int, int] = (0, 0),
     ) -> torch.Tensor:
         b, _, h, w = image.shape
         affine = self.norm_affine(style_code, norm_delta).expand(b, -1)
@@ -170,5 +235,10 @@ class Generator(ModelMixin, ConfigMixin):
             y = norm(self.res[i + 1](y)) + skip
         for layer in self.up:
             y = norm_act(layer(y))
-        out = torch.sigmoid(logit + self.head(y))
+        residual = self.head(y)
+        if self.pattern_periods:
+            weights = self.pattern_amp(affine).view(b, 3, -1, 2)
+            pattern = pattern_image(weights, y.shape[2], y.shape[3], self.pattern_periods, origin)
+            residual = residual + self.pattern_gate(y) * pattern.to(residual.dtype)
+        out = torch.sigmoid(logit + residual)
         return out[:, :, :h, :w]

@@ -87,6 +87,8 @@ def stylize_tiled(
         row_weight = blend_ramp(top, bottom, h, overlap).to(image.device)[:, None]
         for left, right in cols:
             weight = row_weight * blend_ramp(left, right, w, overlap).to(image.device)[None, :]
-            piece = generator(image[:, :, top:bottom, left:right], style_code, norm_delta, norm_stats=stats)
+            piece = generator(
+                image[:, :, top:bottom, left:right], style_code, norm_delta, norm_stats=stats, origin=(top, left)
+            )
             out[:, :, top:bottom, left:right] += weight * piece.float()
     return out

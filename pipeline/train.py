@@ -15,6 +15,7 @@ Checkpoints (safetensors + optimiser state) go to ``--run`` every ``--checkpoint
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import os
@@ -91,6 +92,10 @@ class TrainConfig:
     generator: dict = field(default_factory=dict)  # Generator config overrides
     init: str = ""  # start a new run (fresh optimiser and schedule) from another run's weights
     focus: float = 0.0  # sample style s with weight r_s ** focus, r_s = running Gram loss of output / input (0 = uniform)
+    # texture stage: comma-separated styles that learn to use the generator's pattern branch; only that branch and
+    # their codes train, and every other style (photo included) is held to the starting output by an L1 term
+    texture_styles: str = ""
+    keep_weight: float = 20.0
 
 
 def load_folder(folder: Path, long_side: int) -> list[torch.Tensor]:
@@ -155,6 +160,30 @@ def style_weights(ratios: torch.Tensor, focus: float) -> list[float]:
     return ratios[1:].clamp(0.25, 4.0).pow(focus).tolist()
 
 
+def texture_indices(texture_styles: str, names: list[str], generator: Generator) -> list[int]:
+    """Bank indices of the comma-separated ``texture_styles`` (``TrainConfig.texture_styles``); [] when empty."""
+    wanted = [n.strip() for n in texture_styles.split(",") if n.strip()]
+    if not wanted:
+        return []
+    unknown = [n for n in wanted if n not in names or n == PHOTO]
+    if unknown:
+        raise ValueError(f"--texture-styles: {unknown} not among the data's styles {names[1:]}")
+    if not generator.pattern_periods:
+        raise ValueError(
+            "--texture-styles trains the generator's pattern branch, which this generator has none of: "
+            """grow one with --generator '{"pattern_periods": [4.8, 8, 16, 32]}'"""
+        )
+    return [names.index(n) for n in wanted]
+
+
+def silent_copy(generator: Generator) -> Generator:
+    """A frozen copy of ``generator`` with its pattern branch switched off: the output before a texture stage."""
+    teacher = copy.deepcopy(generator).requires_grad_(False).eval()
+    torch.nn.init.zeros_(teacher.pattern_gate.weight)
+    torch.nn.init.zeros_(teacher.pattern_gate.bias)
+    return teacher
+
+
 def save_checkpoint(
     cfg: TrainConfig, step: int, models: dict, optimizers: dict, names: list[str], log: list, elapsed_s: float,
     ratios: torch.Tensor | None = None,
@@ -204,17 +233,28 @@ def train(cfg: TrainConfig) -> Path:
             if init_state["styles"] != names:
                 raise ValueError(f"{source}: styles {init_state['styles']} differ from the data's {names}")
         generator = Generator.from_pretrained(source / "generator")
+        if cfg.generator and not resume:  # e.g. --generator '{"pattern_periods": [4.8, 8, 16, 32]}' on --init
+            generator = generator.grow(**cfg.generator)
         discriminator = Discriminator.from_pretrained(source / "discriminator")
         codes = torch.nn.Parameter(load_file(str(source / "codes.safetensors"))["codes"])
     else:
         generator = Generator(code_dim=cfg.code_dim, **cfg.generator)
         discriminator = Discriminator(code_dim=cfg.code_dim)
         codes = torch.nn.Parameter(torch.randn(len(names), cfg.code_dim) * 0.5)
-    mlp_params = list(generator.style_mlp.parameters())
-    shared = [p for n, p in generator.named_parameters() if not n.startswith("style_mlp.")]
-    g_opt = torch.optim.Adam(
-        [{"params": shared}, {"params": mlp_params, "lr": cfg.mlp_lr}, {"params": [codes], "lr": cfg.code_lr}], lr=cfg.lr
-    )
+    texture = texture_indices(cfg.texture_styles, names, generator)
+    fast = ("style_mlp.", "pattern_")  # the style MLP and the pattern branch learn at mlp_lr
+    if texture:  # only the pattern branch and the texture styles' codes train; the rest is the frozen teacher
+        for n, p in generator.named_parameters():
+            p.requires_grad_(n.startswith("pattern_"))
+        mask = torch.zeros(len(names), 1)
+        mask[texture] = 1.0
+        codes.register_hook(lambda grad: grad * mask.to(grad.device))
+    mlp_params = [p for n, p in generator.named_parameters() if n.startswith(fast) and p.requires_grad]
+    shared = [p for n, p in generator.named_parameters() if not n.startswith(fast) and p.requires_grad]
+    groups = [{"params": mlp_params, "lr": cfg.mlp_lr}, {"params": [codes], "lr": cfg.code_lr}]
+    g_opt = torch.optim.Adam(([{"params": shared}] if shared else []) + groups, lr=cfg.lr)
+    teacher = silent_copy(generator).to(device) if texture else None
+    others = [i for i in range(len(names)) if i not in texture]
     d_opt = torch.optim.Adam(discriminator.parameters(), lr=cfg.d_lr, betas=(0.0, 0.99))
     if resume:
         optim_state = torch.load(cfg.run / "optim.pt", weights_only=True)
@@ -254,7 +294,10 @@ def train(cfg: TrainConfig) -> Path:
                 group["lr"] = group["base_lr"] * lr_at(step)
         b = cfg.batch_size
         x = random_crops(content, b, cfg.crop, (1.25, 2.5), rng).to(device)
-        s = torch.tensor(rng.choices(range(1, len(names)), weights=style_weights(ratios, cfg.focus), k=b), device=device)
+        if texture:
+            s = torch.tensor(rng.choices(texture, k=b), device=device)
+        else:
+            s = torch.tensor(rng.choices(range(1, len(names)), weights=style_weights(ratios, cfg.focus), k=b), device=device)
         code = codes_dev[s]
         y = generator(x, code)
         feats = loss_net(y, STYLE_TAPS)
@@ -286,6 +329,12 @@ def train(cfg: TrainConfig) -> Path:
         if cfg.cycle_weight and step % cfg.cycle_every == 0:
             losses["cycle"] = cycle_loss(generator(y, photo_code), x)
             loss = loss + cfg.cycle_weight * losses["cycle"]
+        if teacher is not None:  # the other styles keep their output
+            kept = torch.tensor(rng.choices(others, k=b), device=device)
+            with torch.no_grad():
+                reference = teacher(x, codes_dev[kept])
+            losses["keep"] = (generator(x, codes_dev[kept]) - reference).abs().mean()
+            loss = loss + cfg.keep_weight * losses["keep"]
         use_adv = cfg.adv_weight > 0 and step >= cfg.adv_start
         if use_adv:
             discriminator.requires_grad_(False)

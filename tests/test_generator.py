@@ -6,6 +6,7 @@ from conftest import TINY_GENERATOR, tiny_generator
 
 from pipeline import Discriminator, Generator
 from pipeline.augment import diff_augment
+from pipeline.generator import PATTERN_ANGLES, pattern_image
 
 
 @pytest.mark.parametrize("size", [(8, 8), (17, 31), (33, 5), (64, 48)])
@@ -47,6 +48,52 @@ def test_save_load_round_trip(tmp_path):
     loaded = Generator.from_pretrained(tmp_path / "g")
     x, code = torch.rand(1, 3, 20, 12), torch.randn(8)
     assert torch.allclose(g(x, code), loaded(x, code), atol=1e-6)
+
+
+def test_pattern_image_is_the_weighted_sum_of_plane_waves():
+    periods, (h, w), origin = (3.0, 7.5), (13, 21), (40, 8)
+    weights = torch.randn(2, 3, len(periods) * len(PATTERN_ANGLES), 2, generator=torch.Generator().manual_seed(0))
+    rows = torch.arange(h, dtype=torch.float64)[:, None] + origin[0]
+    cols = torch.arange(w, dtype=torch.float64)[None, :] + origin[1]
+    expected = torch.zeros(2, 3, h, w, dtype=torch.float64)
+    waves = [(p, a) for p in periods for a in PATTERN_ANGLES]
+    for k, (period, angle) in enumerate(waves):
+        a = torch.deg2rad(torch.tensor(angle, dtype=torch.float64))
+        phase = 2 * torch.pi * (cols * torch.cos(a) + rows * torch.sin(a)) / period
+        ws, wc = weights[:, :, k, 0, None, None].double(), weights[:, :, k, 1, None, None].double()
+        expected += ws * torch.sin(phase) + wc * torch.cos(phase)
+    got = pattern_image(weights, h, w, periods, origin)
+    assert got.shape == (2, 3, h, w)
+    assert (got.double() - expected).abs().max() < 1e-4
+
+
+def test_grown_pattern_branch_starts_silent_then_draws_texture_on_flat_regions(tmp_path):
+    plain = tiny_generator()
+    grown = plain.grow(pattern_periods=(4.0, 6.0))
+    flat = torch.full((1, 3, 40, 40), 0.5)
+    x, code = torch.rand(1, 3, 24, 32), torch.randn(8)
+    assert (grown(x, code) - plain(x, code)).abs().max() < 1e-6  # the gate starts at zero: same output
+    assert set(grown.state_dict()) - set(plain.state_dict()) == {
+        "pattern_amp.weight", "pattern_amp.bias", "pattern_gate.weight", "pattern_gate.bias"
+    }
+    torch.nn.init.normal_(grown.pattern_gate.bias, 0.0, 0.5)
+    inner = (slice(None), slice(None), slice(12, 28), slice(12, 28))  # away from the borders' padding
+    with torch.no_grad():
+        assert plain(flat, code)[inner].std(dim=(2, 3)).max() < 1e-4  # a conv net on a flat image: flat away from the borders
+        assert grown(flat, code)[inner].std(dim=(2, 3)).min() > 1e-2  # the pattern branch draws a texture there
+    grown.save_pretrained(tmp_path / "g")
+    loaded = Generator.from_pretrained(tmp_path / "g")
+    assert list(loaded.config.pattern_periods) == [4.0, 6.0]
+    assert torch.allclose(loaded(x, code), grown(x, code), atol=1e-6)
+
+
+def test_grow_and_pattern_config_errors_are_clear():
+    with pytest.raises(ValueError, match="change trained weights"):
+        tiny_generator().grow(channels=(4, 16))
+    with pytest.raises(ValueError, match="pattern_periods"):
+        Generator(**TINY_GENERATOR, pattern_periods=(1.0,))
+    with pytest.raises(ValueError, match="pattern_periods"):
+        Generator(**TINY_GENERATOR, pattern_periods=("8",))
 
 
 def test_discriminator_patch_logits_depend_on_code():

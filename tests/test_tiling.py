@@ -77,6 +77,20 @@ def test_tiles_with_full_statistics_match_one_piece_on_the_tiny_generator():
     assert band < 1.5 * interior + 0.1  # statistics from a half-size copy shift every tile alike: no seams
 
 
+def test_pattern_branch_lines_up_across_tiles():
+    """Tiles pass their position to the generator, so the pattern branch's plane waves continue across seams."""
+    generator = tiny_generator(pattern_periods=(3.0, 7.0))
+    x = pil_to_tensor(portrait_image().resize((264, 256)))
+    code = torch.randn(1, 8, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        full = generator(x, code)
+        without = generator(x, code, origin=(0, 0))
+        shifted = generator(x, code, origin=(8, 0))
+    assert torch.equal(full, without) and (shifted - full).abs().max() > 1e-2  # the origin moves the pattern
+    tiled = stylize_tiled(generator, x, code, tile=128, overlap=32, stats_pixels=264 * 256)
+    assert (tiled - full).abs().max() * 255 < 0.05
+
+
 @pytest.mark.slow
 def test_real_generator_tiles_show_no_seams():
     generator = Generator.from_pretrained(WEIGHTS / "generator").eval()

@@ -11,8 +11,9 @@ import pytest
 import torch
 from conftest import ROOT, WEIGHTS
 from PIL import Image
+from safetensors.torch import load_file
 
-from pipeline import PersonalStylePipeline
+from pipeline import Generator, PersonalStylePipeline
 from pipeline.loss_net import LossNet
 from pipeline.train import TrainConfig, style_targets, style_weights, train
 
@@ -50,6 +51,34 @@ def test_train_checkpoints_resumes_and_exports(tmp_path):
     assert sorted(pipe.styles) == ["photo", "red", "stripes"]
     out = pipe(Image.new("RGB", (40, 30), (0, 128, 255)), style="red")
     assert out.images[0].size == (40, 30)
+
+
+def test_init_with_generator_overrides_grows_the_pattern_branch(tmp_path):
+    make_data(tmp_path / "data")
+    cfg = dict(data=tmp_path / "data", loss_net=WEIGHTS / "loss_net", batch_size=2, crop=32, style_long_side=64,
+               adv_weight=0.0, lr=0.05)
+    tiny = {"channels": [4, 8], "decoder_channels": [4], "num_res_blocks": 1}
+    train(TrainConfig(run=tmp_path / "a", steps=2, generator=tiny, **cfg))
+    grown = {"pattern_periods": [4.0, 8.0]}
+    train(TrainConfig(run=tmp_path / "b", init=str(tmp_path / "a"), steps=2, generator=grown, **cfg))
+    before = Generator.from_pretrained(tmp_path / "a" / "generator")
+    after = Generator.from_pretrained(tmp_path / "b" / "generator")
+    assert list(after.config.pattern_periods) == [4.0, 8.0] and after.config.channels == before.config.channels
+    assert after.pattern_gate.weight.abs().max() > 0  # the new branch trained (it starts at zero)
+    with pytest.raises(ValueError, match="change trained weights"):
+        train(TrainConfig(run=tmp_path / "c", init=str(tmp_path / "a"), steps=1, generator={"channels": [4, 16]}, **cfg))
+    # texture stage: only the pattern branch and the named styles' codes move
+    train(TrainConfig(run=tmp_path / "t", init=str(tmp_path / "a"), steps=3, generator=grown, texture_styles="stripes", **cfg))
+    textured = Generator.from_pretrained(tmp_path / "t" / "generator")
+    for name, value in before.state_dict().items():
+        assert torch.equal(textured.state_dict()[name], value), name
+    assert textured.pattern_gate.weight.abs().max() > 0
+    codes = [load_file(str(tmp_path / run / "codes.safetensors"))["codes"] for run in ("a", "t")]
+    assert torch.equal(codes[0][:2], codes[1][:2]) and not torch.equal(codes[0][2], codes[1][2])  # photo, red | stripes
+    with pytest.raises(ValueError, match="pattern branch"):
+        train(TrainConfig(run=tmp_path / "u", init=str(tmp_path / "a"), steps=1, texture_styles="stripes", **cfg))
+    with pytest.raises(ValueError, match="not among"):
+        train(TrainConfig(run=tmp_path / "v", init=str(tmp_path / "b"), steps=1, texture_styles="plaid", **cfg))
 
 
 def test_style_weights_focus_on_styles_still_far_from_their_target():
