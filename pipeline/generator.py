@@ -8,7 +8,7 @@ MLP's output (one scale and shift per normalised channel).
 
 Optional pattern branch (``pattern_periods``): conv layers alone struggle to draw regular texture (halftone
 screens, hatching, tiles) on flat regions, where the input offers nothing to build it from. Per style, a linear
-map of the norm affine (so codes, mixes, strength and adapters all steer it) weighs a fixed set of plane waves
+map of the style code (so mixes and strength steer it too) weighs a fixed set of plane waves
 (each period at 0/45/90/135 degrees, sine and cosine, in absolute pixel coordinates so tiles line up) into one
 pattern per output channel; a 1x1 conv of the last decoder features gates it per pixel, and it is added to the
 output logit. The gate starts at zero, so adding the branch to trained weights leaves their output unchanged.
@@ -158,7 +158,7 @@ class Generator(ModelMixin, ConfigMixin):
         self.pattern_periods = tuple(float(p) for p in pattern_periods)
         if self.pattern_periods:
             waves = len(PATTERN_ANGLES) * len(self.pattern_periods)
-            self.pattern_amp = nn.Linear(self.norm_params, 3 * waves * 2)  # per style: (3 channels, waves, sin/cos)
+            self.pattern_amp = nn.Linear(code_dim, 3 * waves * 2)  # per style: (3 channels, waves, sin/cos)
             self.pattern_gate = nn.Conv2d(in_ch, 3, 1)
             nn.init.zeros_(self.pattern_gate.weight)  # the branch starts silent: grown weights keep their output
             nn.init.zeros_(self.pattern_gate.bias)
@@ -167,6 +167,11 @@ class Generator(ModelMixin, ConfigMixin):
     def norm_params(self) -> int:
         """Length of an adapter vector: one scale and one shift per normalised channel."""
         return 2 * sum(self.norm_sizes)
+
+    @property
+    def affine_size(self) -> int:
+        """Length of :meth:`norm_affine`'s output: ``norm_params``, plus the pattern weights with a pattern branch."""
+        return self.norm_params + (self.pattern_amp.out_features if self.pattern_periods else 0)
 
     def grow(self, **overrides) -> Generator:
         """A copy with config ``overrides`` (e.g. ``pattern_periods``) whose new modules start fresh and every
@@ -185,7 +190,8 @@ class Generator(ModelMixin, ConfigMixin):
         return 2 ** len(self.down)
 
     def norm_affine(self, style_code: torch.Tensor, norm_delta: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, code_dim) codes (+ (B, P) adapters) -> (B, P) concatenated [scale | shift] per layer."""
+        """(B, code_dim) codes (+ (B, P) adapters) -> (B, affine_size): [scale | shift] per layer (P values), then
+        the pattern branch's wave weights (none without one). Everything style-dependent, so ONNX takes just this."""
         if style_code.dim() == 1:
             style_code = style_code[None]
         if style_code.shape[-1] != self.config.code_dim:
@@ -195,6 +201,8 @@ class Generator(ModelMixin, ConfigMixin):
             if norm_delta.shape[-1] != self.norm_params:
                 raise ValueError(f"adapter has {norm_delta.shape[-1]} values; this generator takes {self.norm_params}")
             affine = affine + norm_delta
+        if self.pattern_periods:
+            affine = torch.cat([affine, self.pattern_amp(style_code)], dim=1)
         return affine
 
     def forward(
@@ -207,6 +215,7 @@ class Generator(ModelMixin, ConfigMixin):
     ) -> torch.Tensor:
         b, _, h, w = image.shape
         affine = self.norm_affine(style_code, norm_delta).expand(b, -1)
+        affine, wave_weights = affine[:, : self.norm_params], affine[:, self.norm_params :]
         scales, shifts = affine.split(sum(self.norm_sizes), dim=1)
         pairs = zip(scales.split(self.norm_sizes, dim=1), shifts.split(self.norm_sizes, dim=1), strict=True)
         layers = iter(enumerate(pairs))
@@ -237,8 +246,7 @@ class Generator(ModelMixin, ConfigMixin):
             y = norm_act(layer(y))
         residual = self.head(y)
         if self.pattern_periods:
-            weights = self.pattern_amp(affine).view(b, 3, -1, 2)
-            pattern = pattern_image(weights, y.shape[2], y.shape[3], self.pattern_periods, origin)
+            pattern = pattern_image(wave_weights.view(b, 3, -1, 2), y.shape[2], y.shape[3], self.pattern_periods, origin)
             residual = residual + self.pattern_gate(y) * pattern.to(residual.dtype)
         out = torch.sigmoid(logit + residual)
         return out[:, :, :h, :w]

@@ -2,7 +2,7 @@
 
 The style code -> MLP -> per-layer scale/shift step (``Generator.norm_affine``, adapters included) stays in
 PyTorch; the exported graph ``onnx/generator.onnx`` takes the reflect-padded ``image`` (1, 3, H, W) float32 in
-[0, 1] with H, W multiples of ``Generator.multiple`` (dynamic) and that ``affine`` vector (1, P), and returns the
+[0, 1] with H, W multiples of ``Generator.multiple`` (dynamic) and that ``affine`` vector (1, ``affine_size``), and returns the
 stylised (1, 3, H, W). Padding and cropping back happen here in PyTorch, exactly as ``Generator.forward`` does them.
 
 ``onnx/export.json`` records the sha256 of the ``generator/diffusion_pytorch_model.safetensors`` the graph was made
@@ -72,7 +72,7 @@ def pad_to_multiple(image: torch.Tensor, multiple: int) -> torch.Tensor:
 
 
 class AffineGenerator(nn.Module):
-    """Export wrapper: ``forward(image, affine)`` = ``Generator.forward`` with the (1, P) ``norm_affine`` output
+    """Export wrapper: ``forward(image, affine)`` = ``Generator.forward`` with the (1, ``affine_size``) ``norm_affine`` output
     given directly (a copy of the generator whose ``norm_affine`` passes it through), on a pre-padded image."""
 
     def __init__(self, generator: Generator):
@@ -93,7 +93,7 @@ def export_onnx(weights_dir: str | os.PathLike, opset: int = OPSET) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     side = 4 * generator.multiple
     image = torch.rand(1, 3, side, side + generator.multiple)
-    affine = torch.zeros(1, generator.norm_params)
+    affine = torch.zeros(1, generator.affine_size)
     model = folder / MODEL_NAME
     with warnings.catch_warnings():  # the trace fixes Generator.forward's pad branch to "none": inputs come padded
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
@@ -185,7 +185,7 @@ class OnnxGenerator:
         return self.sessions[threads]
 
     def __call__(self, image: torch.Tensor, affine: torch.Tensor) -> torch.Tensor:
-        """(1, 3, H, W) in [0, 1] and (1, P) ``norm_affine`` output -> stylised (1, 3, H, W) float32 on CPU."""
+        """(1, 3, H, W) in [0, 1] and (1, affine_size) ``norm_affine`` output -> stylised (1, 3, H, W) float32 on CPU."""
         h, w = image.shape[-2:]
         padded = pad_to_multiple(image.float().cpu(), self.multiple)
         feeds = {
