@@ -11,7 +11,7 @@ screens, hatching, tiles) on flat regions, where the input offers nothing to bui
 map of the style code (so mixes and strength steer it too) weighs a fixed set of plane waves
 (each period at 0/45/90/135 degrees, sine and cosine, in absolute pixel coordinates so tiles line up) into one
 pattern per output channel; a 1x1 conv of the last decoder features gates it per pixel, and it is added to the
-output logit. The gate starts at zero, so adding the branch to trained weights leaves their output unchanged.
+output logit. The wave weights start at zero, so adding the branch to trained weights leaves their output unchanged.
 """
 
 from __future__ import annotations
@@ -160,8 +160,12 @@ class Generator(ModelMixin, ConfigMixin):
             waves = len(PATTERN_ANGLES) * len(self.pattern_periods)
             self.pattern_amp = nn.Linear(code_dim, 3 * waves * 2)  # per style: (3 channels, waves, sin/cos)
             self.pattern_gate = nn.Conv2d(in_ch, 3, 1)
-            nn.init.zeros_(self.pattern_gate.weight)  # the branch starts silent: grown weights keep their output
-            nn.init.zeros_(self.pattern_gate.bias)
+            # the branch starts silent (no wave weights), so grown weights keep their output; the gate starts open
+            # (1 everywhere), so each style's wave weights get gradient from the first step on their own
+            nn.init.zeros_(self.pattern_amp.weight)
+            nn.init.zeros_(self.pattern_amp.bias)
+            nn.init.zeros_(self.pattern_gate.weight)
+            nn.init.ones_(self.pattern_gate.bias)
 
     @property
     def norm_params(self) -> int:

@@ -179,8 +179,8 @@ def texture_indices(texture_styles: str, names: list[str], generator: Generator)
 def silent_copy(generator: Generator) -> Generator:
     """A frozen copy of ``generator`` with its pattern branch switched off: the output before a texture stage."""
     teacher = copy.deepcopy(generator).requires_grad_(False).eval()
-    torch.nn.init.zeros_(teacher.pattern_gate.weight)
-    torch.nn.init.zeros_(teacher.pattern_gate.bias)
+    torch.nn.init.zeros_(teacher.pattern_amp.weight)
+    torch.nn.init.zeros_(teacher.pattern_amp.bias)
     return teacher
 
 

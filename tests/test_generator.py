@@ -76,7 +76,7 @@ def test_grown_pattern_branch_starts_silent_then_draws_texture_on_flat_regions(t
     assert set(grown.state_dict()) - set(plain.state_dict()) == {
         "pattern_amp.weight", "pattern_amp.bias", "pattern_gate.weight", "pattern_gate.bias"
     }
-    torch.nn.init.normal_(grown.pattern_gate.bias, 0.0, 0.5)
+    torch.nn.init.normal_(grown.pattern_amp.bias, 0.0, 0.5)
     inner = (slice(None), slice(None), slice(12, 28), slice(12, 28))  # away from the borders' padding
     with torch.no_grad():
         assert plain(flat, code)[inner].std(dim=(2, 3)).max() < 1e-4  # a conv net on a flat image: flat away from the borders

@@ -64,7 +64,7 @@ def test_init_with_generator_overrides_grows_the_pattern_branch(tmp_path):
     before = Generator.from_pretrained(tmp_path / "a" / "generator")
     after = Generator.from_pretrained(tmp_path / "b" / "generator")
     assert list(after.config.pattern_periods) == [4.0, 8.0] and after.config.channels == before.config.channels
-    assert after.pattern_gate.weight.abs().max() > 0  # the new branch trained (it starts at zero)
+    assert after.pattern_amp.weight.abs().max() > 0  # the new branch trained (its wave weights start at zero)
     with pytest.raises(ValueError, match="change trained weights"):
         train(TrainConfig(run=tmp_path / "c", init=str(tmp_path / "a"), steps=1, generator={"channels": [4, 16]}, **cfg))
     # texture stage: only the pattern branch and the named styles' codes move
@@ -72,7 +72,7 @@ def test_init_with_generator_overrides_grows_the_pattern_branch(tmp_path):
     textured = Generator.from_pretrained(tmp_path / "t" / "generator")
     for name, value in before.state_dict().items():
         assert torch.equal(textured.state_dict()[name], value), name
-    assert textured.pattern_gate.weight.abs().max() > 0
+    assert textured.pattern_amp.weight.abs().max() > 0
     codes = [load_file(str(tmp_path / run / "codes.safetensors"))["codes"] for run in ("a", "t")]
     assert torch.equal(codes[0][:2], codes[1][:2]) and not torch.equal(codes[0][2], codes[1][2])  # photo, red | stripes
     with pytest.raises(ValueError, match="pattern branch"):
