@@ -158,12 +158,13 @@ class Generator(ModelMixin, ConfigMixin):
         self.pattern_periods = tuple(float(p) for p in pattern_periods)
         if self.pattern_periods:
             waves = len(PATTERN_ANGLES) * len(self.pattern_periods)
-            self.pattern_amp = nn.Linear(code_dim, 3 * waves * 2)  # per style: (3 channels, waves, sin/cos)
+            # per style: (3 channels, waves, sin/cos), linear in the code without bias, so nothing is shared by all
+            # styles and the strength slider (codes interpolated toward photo) scales the pattern in proportion
+            self.pattern_amp = nn.Linear(code_dim, 3 * waves * 2, bias=False)
             self.pattern_gate = nn.Conv2d(in_ch, 3, 1)
             # the branch starts silent (no wave weights), so grown weights keep their output; the gate starts open
             # (1 everywhere), so each style's wave weights get gradient from the first step on their own
             nn.init.zeros_(self.pattern_amp.weight)
-            nn.init.zeros_(self.pattern_amp.bias)
             nn.init.zeros_(self.pattern_gate.weight)
             nn.init.ones_(self.pattern_gate.bias)
 

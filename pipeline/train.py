@@ -180,7 +180,6 @@ def silent_copy(generator: Generator) -> Generator:
     """A frozen copy of ``generator`` with its pattern branch switched off: the output before a texture stage."""
     teacher = copy.deepcopy(generator).requires_grad_(False).eval()
     torch.nn.init.zeros_(teacher.pattern_amp.weight)
-    torch.nn.init.zeros_(teacher.pattern_amp.bias)
     return teacher
 
 
@@ -330,7 +329,7 @@ def train(cfg: TrainConfig) -> Path:
             losses["cycle"] = cycle_loss(generator(y, photo_code), x)
             loss = loss + cfg.cycle_weight * losses["cycle"]
         if teacher is not None:  # the other styles keep their output
-            kept = torch.tensor(rng.choices(others, k=b), device=device)
+            kept = torch.tensor([0, *rng.choices(others[1:] or others, k=b - 1)], device=device)  # photo always
             with torch.no_grad():
                 reference = teacher(x, codes_dev[kept])
             losses["keep"] = (generator(x, codes_dev[kept]) - reference).abs().mean()
