@@ -15,7 +15,6 @@ Checkpoints (safetensors + optimiser state) go to ``--run`` every ``--checkpoint
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import math
 import os
@@ -93,7 +92,7 @@ class TrainConfig:
     init: str = ""  # start a new run (fresh optimiser and schedule) from another run's weights
     focus: float = 0.0  # sample style s with weight r_s ** focus, r_s = running Gram loss of output / input (0 = uniform)
     # texture stage: comma-separated styles that learn to use the generator's pattern branch; only that branch and
-    # their codes train, and every other style (photo included) is held to the starting output by an L1 term
+    # their codes train, and every other style (photo in every batch) is held to the --init weights' output by L1
     texture_styles: str = ""
     keep_weight: float = 20.0
 
@@ -176,13 +175,6 @@ def texture_indices(texture_styles: str, names: list[str], generator: Generator)
     return [names.index(n) for n in wanted]
 
 
-def silent_copy(generator: Generator) -> Generator:
-    """A frozen copy of ``generator`` with its pattern branch switched off: the output before a texture stage."""
-    teacher = copy.deepcopy(generator).requires_grad_(False).eval()
-    torch.nn.init.zeros_(teacher.pattern_amp.weight)
-    return teacher
-
-
 def save_checkpoint(
     cfg: TrainConfig, step: int, models: dict, optimizers: dict, names: list[str], log: list, elapsed_s: float,
     ratios: torch.Tensor | None = None,
@@ -252,7 +244,11 @@ def train(cfg: TrainConfig) -> Path:
     shared = [p for n, p in generator.named_parameters() if not n.startswith(fast) and p.requires_grad]
     groups = [{"params": mlp_params, "lr": cfg.mlp_lr}, {"params": [codes], "lr": cfg.code_lr}]
     g_opt = torch.optim.Adam(([{"params": shared}] if shared else []) + groups, lr=cfg.lr)
-    teacher = silent_copy(generator).to(device) if texture else None
+    teacher = None
+    if texture:  # the other styles are held to the output of the --init weights (pattern branch included, if any)
+        if not cfg.init:
+            raise ValueError("--texture-styles needs --init: the other styles are held to those weights' output")
+        teacher = Generator.from_pretrained(Path(cfg.init) / "generator").requires_grad_(False).eval().to(device)
     others = [i for i in range(len(names)) if i not in texture]
     d_opt = torch.optim.Adam(discriminator.parameters(), lr=cfg.d_lr, betas=(0.0, 0.99))
     if resume:

@@ -77,6 +77,8 @@ def test_init_with_generator_overrides_grows_the_pattern_branch(tmp_path):
     assert torch.equal(codes[0][:2], codes[1][:2]) and not torch.equal(codes[0][2], codes[1][2])  # photo, red | stripes
     with pytest.raises(ValueError, match="pattern branch"):
         train(TrainConfig(run=tmp_path / "u", init=str(tmp_path / "a"), steps=1, texture_styles="stripes", **cfg))
+    with pytest.raises(ValueError, match="needs --init"):
+        train(TrainConfig(run=tmp_path / "w", steps=1, generator={**tiny, **grown}, texture_styles="stripes", **cfg))
     with pytest.raises(ValueError, match="not among"):
         train(TrainConfig(run=tmp_path / "v", init=str(tmp_path / "b"), steps=1, texture_styles="plaid", **cfg))
 
