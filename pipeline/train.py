@@ -9,6 +9,9 @@ colour curve of x: no blobs; optionally also over its worst cells: no spots), op
 features stretched into bands) and an anisotropy loss (no scan-line streaks), TV, hinge adversarial loss from the
 conditional discriminator on differentiably augmented crops (after ``adv_start``), cycle loss G(G(x|s)|photo) ~ x
 and identity loss G(x|photo) ~ x.
+A texture stage (``--texture-styles a,b --init RUN``, on a generator with a pattern branch, grown with
+``--generator '{"pattern_periods": [...]}'``) trains only that branch and the named styles' codes, and holds
+every other style to RUN's output (L1, ``--keep-weight``), so the rest of the bank does not move.
 Checkpoints (safetensors + optimiser state) go to ``--run`` every ``--checkpoint-minutes``; a rerun resumes.
 """
 
@@ -94,7 +97,7 @@ class TrainConfig:
     # texture stage: comma-separated styles that learn to use the generator's pattern branch; only that branch and
     # their codes train, and every other style (photo in every batch) is held to the --init weights' output by L1
     texture_styles: str = ""
-    keep_weight: float = 20.0
+    keep_weight: float = 300.0  # on the L1 to the --init output (20 let the pattern leak: 0.04 mean L1 by step 75)
 
 
 def load_folder(folder: Path, long_side: int) -> list[torch.Tensor]:
