@@ -159,7 +159,7 @@ class Generator(ModelMixin, ConfigMixin):
         if self.pattern_periods:
             waves = len(PATTERN_ANGLES) * len(self.pattern_periods)
             # per style: (3 channels, waves, sin/cos), linear in the code without bias, so nothing is shared by all
-            # styles and the strength slider (codes interpolated toward photo) scales the pattern in proportion
+            # styles, and mixes and the strength slider (codes interpolated toward photo) move the pattern linearly
             self.pattern_amp = nn.Linear(code_dim, 3 * waves * 2, bias=False)
             self.pattern_gate = nn.Conv2d(in_ch, 3, 1)
             # the branch starts silent (no wave weights), so grown weights keep their output; the gate starts open

@@ -97,7 +97,7 @@ class TrainConfig:
     # texture stage: comma-separated styles that learn to use the generator's pattern branch; only that branch and
     # their codes train, and every other style (photo in every batch) is held to the --init weights' output by L1
     texture_styles: str = ""
-    keep_weight: float = 300.0  # on the L1 to the --init output (20 let the pattern leak: 0.04 mean L1 by step 75)
+    keep_weight: float = 300.0  # on the L1 to the --init output (the shipped texture stage's weight; see the model card)
 
 
 def load_folder(folder: Path, long_side: int) -> list[torch.Tensor]:

@@ -72,14 +72,14 @@ def test_grown_pattern_branch_starts_silent_then_draws_texture_on_flat_regions(t
     grown = plain.grow(pattern_periods=(4.0, 6.0))
     flat = torch.full((1, 3, 40, 40), 0.5)
     x, code = torch.rand(1, 3, 24, 32), torch.randn(8)
-    assert (grown(x, code) - plain(x, code)).abs().max() < 1e-6  # the gate starts at zero: same output
+    assert (grown(x, code) - plain(x, code)).abs().max() < 1e-6  # wave weights start at zero: same output
     assert set(grown.state_dict()) - set(plain.state_dict()) == {
         "pattern_amp.weight", "pattern_gate.weight", "pattern_gate.bias"
     }
     torch.nn.init.normal_(grown.pattern_amp.weight, 0.0, 0.5)
     inner = (slice(None), slice(None), slice(12, 28), slice(12, 28))  # away from the borders' padding
     with torch.no_grad():
-        assert plain(flat, code)[inner].std(dim=(2, 3)).max() < 1e-4  # a conv net on a flat image: flat away from the borders
+        assert plain(flat, code)[inner].std(dim=(2, 3)).max() < 1e-4  # convs on a flat image: flat inside
         assert grown(flat, code)[inner].std(dim=(2, 3)).min() > 1e-2  # the pattern branch draws a texture there
     grown.save_pretrained(tmp_path / "g")
     loaded = Generator.from_pretrained(tmp_path / "g")
