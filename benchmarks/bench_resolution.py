@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -118,7 +119,8 @@ def main() -> None:
     lines = [
         "# Stylisation by resolution on this CPU",
         "",
-        f"`OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')} python benchmarks/bench_resolution.py` "
+        f"`OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')} python benchmarks/bench_resolution.py"
+        f"{''.join(' ' + shlex.quote(a) for a in sys.argv[1:])}` "
         f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} cores"
         + (f"; {args.conditions}" if args.conditions else "")
         + f"). Style {args.style!r}, weights `{Path(args.weights).name}`; one piece "
