@@ -11,7 +11,8 @@ conditional discriminator on differentiably augmented crops (after ``adv_start``
 and identity loss G(x|photo) ~ x.
 A texture stage (``--texture-styles a,b --init RUN``, on a generator with a pattern branch, grown with
 ``--generator '{"pattern_periods": [...]}'``) trains only that branch and the named styles' codes, and holds
-every other style to RUN's output (L1, ``--keep-weight``), so the rest of the bank does not move.
+every other style to RUN's output (L1, ``--keep-weight``), so the rest of the bank does not move; with
+``--stage-params all`` the whole generator trains for the named styles under the same hold.
 Checkpoints (safetensors + optimiser state) go to ``--run`` every ``--checkpoint-minutes``; a rerun resumes.
 """
 
@@ -98,6 +99,9 @@ class TrainConfig:
     # their codes train, and every other style (photo in every batch) is held to the --init weights' output by L1
     texture_styles: str = ""
     keep_weight: float = 300.0  # on the L1 to the --init output (the shipped texture stage's weight; see the model card)
+    # what trains besides the named styles' codes in that stage: "branch" (the pattern branch only) or "all" (the
+    # whole generator; the other styles are still held to the --init output, so only the named styles may move)
+    stage_params: str = "branch"
 
 
 def load_folder(folder: Path, long_side: int) -> list[torch.Tensor]:
@@ -162,15 +166,17 @@ def style_weights(ratios: torch.Tensor, focus: float) -> list[float]:
     return ratios[1:].clamp(0.25, 4.0).pow(focus).tolist()
 
 
-def texture_indices(texture_styles: str, names: list[str], generator: Generator) -> list[int]:
+def texture_indices(texture_styles: str, names: list[str], generator: Generator, stage_params: str = "branch") -> list[int]:
     """Bank indices of the comma-separated ``texture_styles`` (``TrainConfig.texture_styles``); [] when empty."""
+    if stage_params not in ("branch", "all"):
+        raise ValueError(f"--stage-params must be 'branch' or 'all', not {stage_params!r}")
     wanted = [n.strip() for n in texture_styles.split(",") if n.strip()]
     if not wanted:
         return []
     unknown = [n for n in wanted if n not in names or n == PHOTO]
     if unknown:
         raise ValueError(f"--texture-styles: {unknown} not among the data's styles {names[1:]}")
-    if not generator.pattern_periods:
+    if stage_params == "branch" and not generator.pattern_periods:
         raise ValueError(
             "--texture-styles trains the generator's pattern branch, which this generator has none of: "
             """grow one with --generator '{"pattern_periods": [4.8, 8, 16, 32]}'"""
@@ -235,11 +241,11 @@ def train(cfg: TrainConfig) -> Path:
         generator = Generator(code_dim=cfg.code_dim, **cfg.generator)
         discriminator = Discriminator(code_dim=cfg.code_dim)
         codes = torch.nn.Parameter(torch.randn(len(names), cfg.code_dim) * 0.5)
-    texture = texture_indices(cfg.texture_styles, names, generator)
+    texture = texture_indices(cfg.texture_styles, names, generator, cfg.stage_params)
     fast = ("style_mlp.", "pattern_")  # the style MLP and the pattern branch learn at mlp_lr
-    if texture:  # only the pattern branch and the texture styles' codes train; the rest is the frozen teacher
+    if texture:  # the texture styles' codes and the pattern branch (or the whole generator) train; the rest is held
         for n, p in generator.named_parameters():
-            p.requires_grad_(n.startswith("pattern_"))
+            p.requires_grad_(cfg.stage_params == "all" or n.startswith("pattern_"))
         mask = torch.zeros(len(names), 1)
         mask[texture] = 1.0
         codes.register_hook(lambda grad: grad * mask.to(grad.device))

@@ -81,6 +81,15 @@ def test_init_with_generator_overrides_grows_the_pattern_branch(tmp_path):
         train(TrainConfig(run=tmp_path / "w", steps=1, generator={**tiny, **grown}, texture_styles="stripes", **cfg))
     with pytest.raises(ValueError, match="not among"):
         train(TrainConfig(run=tmp_path / "v", init=str(tmp_path / "b"), steps=1, texture_styles="plaid", **cfg))
+    # --stage-params all: the whole generator trains for the named styles (no branch needed); other codes stay
+    train(TrainConfig(run=tmp_path / "s", init=str(tmp_path / "a"), steps=3, texture_styles="stripes", stage_params="all", **cfg))
+    staged = Generator.from_pretrained(tmp_path / "s" / "generator")
+    assert not staged.config.pattern_periods
+    assert not torch.equal(staged.state_dict()["head.conv.weight"], before.state_dict()["head.conv.weight"])
+    staged_codes = load_file(str(tmp_path / "s" / "codes.safetensors"))["codes"]
+    assert torch.equal(codes[0][:2], staged_codes[:2]) and not torch.equal(codes[0][2], staged_codes[2])
+    with pytest.raises(ValueError, match="stage-params"):
+        train(TrainConfig(run=tmp_path / "x", init=str(tmp_path / "a"), steps=1, texture_styles="stripes", stage_params="most", **cfg))
 
 
 def test_style_weights_focus_on_styles_still_far_from_their_target():
