@@ -12,7 +12,9 @@ and identity loss G(x|photo) ~ x.
 A texture stage (``--texture-styles a,b --init RUN``, on a generator with a pattern branch, grown with
 ``--generator '{"pattern_periods": [...]}'``) trains only that branch and the named styles' codes, and holds
 every other style to RUN's output (L1, ``--keep-weight``), so the rest of the bank does not move; with
-``--stage-params all`` the whole generator trains for the named styles under the same hold.
+``--stage-params all`` the whole generator trains for the named styles under the same hold. ``--paired-weight``
+adds, for styles whose exemplars were made from the content photos by a known function (the procedural looks of
+``scripts/fetch_data.py``, matched by file name), an L1 loss to that exemplar on aligned crops.
 Checkpoints (safetensors + optimiser state) go to ``--run`` every ``--checkpoint-minutes``; a rerun resumes.
 """
 
@@ -102,6 +104,9 @@ class TrainConfig:
     # what trains besides the named styles' codes in that stage: "branch" (the pattern branch only) or "all" (the
     # whole generator; the other styles are still held to the --init output, so only the named styles may move)
     stage_params: str = "branch"
+    # L1 of G(x|s) to the style's exemplar made from the same photo, on aligned crops, for styles whose exemplars are
+    # f(content photo) (same file name in content/ and the style's folder: the procedural looks); 0 = off
+    paired_weight: float = 0.0
 
 
 def load_folder(folder: Path, long_side: int) -> list[torch.Tensor]:
@@ -116,8 +121,27 @@ def load_folder(folder: Path, long_side: int) -> list[torch.Tensor]:
     return tensors
 
 
+def load_pairs(content_dir: Path, style_dir: Path, long_side: int) -> list[torch.Tensor]:
+    """(6, H, W) tensors: a content photo stacked on the style's exemplar of the same file name (made from it by the
+    style's function, so the two are aligned), long side ``long_side``; [] when no names match (wallpaper styles)."""
+    pairs = []
+    for path in sorted(style_dir.glob("*.jpg")) + sorted(style_dir.glob("*.png")):
+        source = content_dir / path.name
+        if not source.is_file():
+            continue
+        images = [load_image(source), load_image(path)]
+        if images[0].size != images[1].size:
+            raise ValueError(f"{path}: {images[1].size} differs from its content photo {source}'s {images[0].size}")
+        for image in images:
+            image.thumbnail((long_side, long_side), Image.Resampling.LANCZOS)
+        pairs.append(torch.cat([pil_to_tensor(image)[0] for image in images]))
+    return pairs
+
+
 def random_crops(images: list[torch.Tensor], n: int, crop: int, scale: tuple[float, float], rng: random.Random) -> torch.Tensor:
-    """(n, 3, crop, crop) random crops: random image, short side rescaled to crop*U(scale), random flip."""
+    """(n, C, crop, crop) random crops: random image, short side rescaled to crop*U(scale), random flip.
+
+    Any channel count: crops of stacked (6, H, W) pairs (``load_pairs``) stay aligned."""
     out = []
     for _ in range(n):
         image = images[rng.randrange(len(images))]
@@ -221,6 +245,7 @@ def train(cfg: TrainConfig) -> Path:
     target_stack = {t: torch.stack([tg[t] for tg in targets]) for t in STYLE_TAPS}  # (S, C, C)
     color_targets = torch.stack([style_color_moments(imgs) for imgs in style_images]).to(device)  # (S, 6)
     content_moments = style_color_moments(content).to(device)  # (6,): the photos' colour reference
+    pairs = [load_pairs(cfg.data / "content", p, 640) for p in style_dirs] if cfg.paired_weight else []
 
     state_file = cfg.run / "state.json"
     resume = json.loads(state_file.read_text()) if state_file.exists() else None
@@ -333,6 +358,12 @@ def train(cfg: TrainConfig) -> Path:
         if cfg.cycle_weight and step % cfg.cycle_every == 0:
             losses["cycle"] = cycle_loss(generator(y, photo_code), x)
             loss = loss + cfg.cycle_weight * losses["cycle"]
+        paired = [i for i, si in enumerate(s.tolist()) if pairs and pairs[si - 1]]
+        if paired:  # styles made by a known function from content photos: match it on aligned crops
+            crops = torch.stack([random_crops(pairs[s.tolist()[i] - 1], 1, cfg.crop, (1.25, 2.5), rng)[0] for i in paired])
+            crops = crops.to(device)
+            losses["paired"] = (generator(crops[:, :3], code[paired]) - crops[:, 3:]).abs().mean()
+            loss = loss + cfg.paired_weight * losses["paired"]
         if teacher is not None:  # the other styles keep their output
             kept = torch.tensor([0, *rng.choices(others[1:] or others, k=b - 1)], device=device)  # photo always
             with torch.no_grad():

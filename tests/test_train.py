@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 from conftest import ROOT, WEIGHTS
-from PIL import Image
+from PIL import Image, ImageOps
 from safetensors.torch import load_file
 
 from pipeline import Generator, PersonalStylePipeline
 from pipeline.loss_net import LossNet
-from pipeline.train import TrainConfig, style_targets, style_weights, train
+from pipeline.train import TrainConfig, load_pairs, style_targets, style_weights, train
 
 
 def make_data(root):
@@ -108,3 +108,39 @@ def test_transposed_style_targets_have_no_direction():
     both = style_targets(loss_net, [rows], transposed=True), style_targets(loss_net, [columns], transposed=True)
     assert any(not torch.allclose(plain[0][t], plain[1][t], rtol=1e-2) for t in plain[0])  # Grams see direction
     assert all(torch.allclose(both[0][t], both[1][t], rtol=1e-4, atol=1e-6) for t in both[0])
+
+
+def test_paired_loss_learns_a_look_made_from_the_content_photos(tmp_path):
+    data = tmp_path / "data"
+    make_data(data)
+    rng = np.random.default_rng(1)
+    for i in range(3):  # smooth photos (the tiny generator cannot copy pixel noise)
+        small = Image.fromarray((rng.random((5, 6, 3)) * 255).astype(np.uint8))
+        small.resize((96, 80), Image.Resampling.BICUBIC).save(data / "content" / f"c{i}.jpg", quality=95)
+    invert = data / "styles" / "invert"  # made by a known function from the content photos, as fetch_data's looks are
+    invert.mkdir()
+    for i in range(3):
+        ImageOps.invert(Image.open(data / "content" / f"c{i}.jpg")).save(invert / f"c{i}.jpg", quality=95)
+    pairs = load_pairs(data / "content", invert, 64)
+    assert len(pairs) == 3 and pairs[0].shape == (6, 53, 64)
+    assert (pairs[0][:3] + pairs[0][3:] - 1).abs().mean() < 0.05  # aligned: content + inverted = 1
+    assert load_pairs(data / "content", data / "styles" / "red", 64) == []  # no exemplar made from a content photo
+    cfg = dict(data=data, loss_net=WEIGHTS / "loss_net", batch_size=2, crop=32, style_long_side=64, lr=0.02, code_lr=0.02,
+               mlp_lr=0.02, adv_weight=0.0, cycle_weight=0.0, style_weight=0.0, content_weight=0.0, color_weight=0.0,
+               generator={"channels": [4, 8], "decoder_channels": [4], "num_res_blocks": 1})
+    errors = {}
+    for weight in (0.0, 20.0):
+        run = tmp_path / f"run{weight}"
+        train(TrainConfig(run=run, steps=60, paired_weight=weight, **cfg))
+        generator = Generator.from_pretrained(run / "generator")
+        code = load_file(str(run / "codes.safetensors"))["codes"][1:2]  # photo, invert, red, stripes
+        with torch.no_grad():
+            out = generator(pairs[0][None, :3], code)
+        errors[weight] = (out[0] - pairs[0][3:]).abs().mean().item()
+        logged = json.loads((run / "state.json").read_text())["log"]
+        assert ("paired" in logged[-1]) == bool(weight)
+    assert errors[20.0] < 0.7 * errors[0.0], errors
+    (invert / "c0.jpg").unlink()
+    Image.new("RGB", (40, 40)).save(invert / "c0.jpg")
+    with pytest.raises(ValueError, match="differs from its content photo"):
+        load_pairs(data / "content", invert, 64)
