@@ -56,6 +56,17 @@ def conditional_instance_norm(
 
 
 PATTERN_ANGLES = (0.0, 45.0, 90.0, 135.0)
+COLOR_TERMS = 13  # colour_basis: 1, r, g, b, their squares and products, logit r, logit g, logit b
+
+
+def color_basis(image: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) in (0, 1) -> (B, COLOR_TERMS, H, W): per-pixel functions of the colour for the colour branch.
+
+    The logit terms let the branch cancel the ``logit(image)`` the output is built on (a grey look needs that);
+    the quadratic terms bend tone curves and mix channels."""
+    r, g, b = image.unbind(1)
+    return torch.stack([torch.ones_like(r), r, g, b, r * r, g * g, b * b, r * g, r * b, g * b,
+                        torch.logit(r), torch.logit(g), torch.logit(b)], dim=1)
 
 
 def pattern_waves(
@@ -115,7 +126,9 @@ class Generator(ModelMixin, ConfigMixin):
     Any H, W: the input is reflect-padded to a multiple of 2**len(down) and cropped back.
     ``norm_stats`` (optional, see :class:`NormStats`) records or replays the instance-norm statistics.
     ``origin`` (row, column) places a crop in its whole image, so the pattern branch lines up across tiles.
-    The output is ``sigmoid(logit(image) + residual)``, so a zero residual returns the input exactly.
+    The output is ``sigmoid(logit(image) + residual)``, so a zero residual returns the input exactly. Optional
+    branches add to the residual: ``pattern_periods`` (plane waves weighed per style) and ``color_curves`` (a per-style
+    per-pixel colour map of the input, :func:`color_basis`).
     """
 
     @register_to_config
@@ -127,6 +140,7 @@ class Generator(ModelMixin, ConfigMixin):
         decoder_channels: tuple[int, ...] = (48, 24, 12),
         mlp_hidden: int = 256,
         pattern_periods: tuple[float, ...] = (),
+        color_curves: bool = False,
     ):
         super().__init__()
         if len(decoder_channels) != len(channels) - 1:
@@ -167,6 +181,13 @@ class Generator(ModelMixin, ConfigMixin):
             nn.init.zeros_(self.pattern_amp.weight)
             nn.init.zeros_(self.pattern_gate.weight)
             nn.init.ones_(self.pattern_gate.bias)
+        self.color_curves = bool(color_curves)
+        if self.color_curves:
+            # per style: a per-pixel colour map (3 outputs x COLOR_TERMS basis functions of the input's own colour)
+            # added to the residual, linear in the code without bias, starting silent. Colour grades are global
+            # colour maps, which instance-normalised convolutions reproduce only roughly (casts, blobs)
+            self.color_amp = nn.Linear(code_dim, 3 * COLOR_TERMS, bias=False)
+            nn.init.zeros_(self.color_amp.weight)
 
     @property
     def norm_params(self) -> int:
@@ -175,18 +196,24 @@ class Generator(ModelMixin, ConfigMixin):
 
     @property
     def affine_size(self) -> int:
-        """Length of :meth:`norm_affine`'s output: ``norm_params``, plus the pattern weights with a pattern branch."""
-        return self.norm_params + (self.pattern_amp.out_features if self.pattern_periods else 0)
+        """Length of :meth:`norm_affine`'s output: ``norm_params``, plus the pattern branch's wave weights and the
+        colour branch's weights where the generator has them."""
+        return self.norm_params + self.wave_params + (self.color_amp.out_features if self.color_curves else 0)
+
+    @property
+    def wave_params(self) -> int:
+        """Number of pattern-branch wave weights in :meth:`norm_affine`'s output (0 without the branch)."""
+        return self.pattern_amp.out_features if self.pattern_periods else 0
 
     def grow(self, **overrides) -> Generator:
-        """A copy with config ``overrides`` (e.g. ``pattern_periods``) whose new modules start fresh and every
+        """A copy with config ``overrides`` (``pattern_periods``, ``color_curves``) whose new modules start fresh and every
         existing weight is carried over; raises if an override would change a trained weight's shape."""
         grown = Generator(**{**{k: v for k, v in self.config.items() if not k.startswith("_")}, **overrides})
         try:
             missing, unexpected = grown.load_state_dict(self.state_dict(), strict=False)
         except RuntimeError as exc:
             raise ValueError(f"generator config overrides {overrides} change trained weights: {exc}") from None
-        if unexpected or any(not k.startswith("pattern_") for k in missing):
+        if unexpected or any(not k.startswith(("pattern_", "color_")) for k in missing):
             raise ValueError(f"generator config overrides {overrides} drop or add weights: {unexpected or missing}")
         return grown.to(self.device)
 
@@ -196,7 +223,8 @@ class Generator(ModelMixin, ConfigMixin):
 
     def norm_affine(self, style_code: torch.Tensor, norm_delta: torch.Tensor | None = None) -> torch.Tensor:
         """(B, code_dim) codes (+ (B, P) adapters) -> (B, affine_size): [scale | shift] per layer (P values), then
-        the pattern branch's wave weights (none without one). Everything style-dependent, so ONNX takes just this."""
+        the pattern branch's wave weights and the colour branch's weights (each only with that branch). Everything
+        style-dependent, so ONNX takes just this."""
         if style_code.dim() == 1:
             style_code = style_code[None]
         if style_code.shape[-1] != self.config.code_dim:
@@ -208,6 +236,8 @@ class Generator(ModelMixin, ConfigMixin):
             affine = affine + norm_delta
         if self.pattern_periods:
             affine = torch.cat([affine, self.pattern_amp(style_code)], dim=1)
+        if self.color_curves:
+            affine = torch.cat([affine, self.color_amp(style_code)], dim=1)
         return affine
 
     def forward(
@@ -220,7 +250,9 @@ class Generator(ModelMixin, ConfigMixin):
     ) -> torch.Tensor:
         b, _, h, w = image.shape
         affine = self.norm_affine(style_code, norm_delta).expand(b, -1)
-        affine, wave_weights = affine[:, : self.norm_params], affine[:, self.norm_params :]
+        affine, wave_weights, color_weights = affine.split(
+            [self.norm_params, self.wave_params, affine.shape[1] - self.norm_params - self.wave_params], dim=1
+        )
         scales, shifts = affine.split(sum(self.norm_sizes), dim=1)
         pairs = zip(scales.split(self.norm_sizes, dim=1), shifts.split(self.norm_sizes, dim=1), strict=True)
         layers = iter(enumerate(pairs))
@@ -253,5 +285,8 @@ class Generator(ModelMixin, ConfigMixin):
         if self.pattern_periods:
             pattern = pattern_image(wave_weights.view(b, 3, -1, 2), y.shape[2], y.shape[3], self.pattern_periods, origin)
             residual = residual + self.pattern_gate(y) * pattern.to(residual.dtype)
+        if self.color_curves:
+            curves = color_weights.view(b, 3, COLOR_TERMS)
+            residual = residual + torch.einsum("bck,bkhw->bchw", curves.to(x.dtype), color_basis(x))
         out = torch.sigmoid(logit + residual)
         return out[:, :, :h, :w]

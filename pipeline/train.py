@@ -97,12 +97,12 @@ class TrainConfig:
     generator: dict = field(default_factory=dict)  # Generator config overrides
     init: str = ""  # start a new run (fresh optimiser and schedule) from another run's weights
     focus: float = 0.0  # sample style s with weight r_s ** focus, r_s = running Gram loss of output / input (0 = uniform)
-    # texture stage: comma-separated styles that learn to use the generator's pattern branch; only that branch and
+    # texture stage: comma-separated styles that learn to use the generator's pattern/colour branches; only those and
     # their codes train, and every other style (photo in every batch) is held to the --init weights' output by L1
     texture_styles: str = ""
     keep_weight: float = 300.0  # on the L1 to the --init output (the shipped texture stage's weight; see the model card)
-    # what trains besides the named styles' codes in that stage: "branch" (the pattern branch only) or "all" (the
-    # whole generator; the other styles are still held to the --init output, so only the named styles may move)
+    # what trains besides the named styles' codes in that stage: "branch" (the pattern and colour branches only) or
+    # "all" (the whole generator; the other styles are still held to the --init output, so only they may move)
     stage_params: str = "branch"
     # L1 of G(x|s) to the style's exemplar made from the same photo, on aligned crops, for styles whose exemplars are
     # f(content photo) (same file name in content/ and the style's folder: the procedural looks); 0 = off
@@ -200,10 +200,11 @@ def texture_indices(texture_styles: str, names: list[str], generator: Generator,
     unknown = [n for n in wanted if n not in names or n == PHOTO]
     if unknown:
         raise ValueError(f"--texture-styles: {unknown} not among the data's styles {names[1:]}")
-    if stage_params == "branch" and not generator.pattern_periods:
+    if stage_params == "branch" and not (generator.pattern_periods or generator.color_curves):
         raise ValueError(
-            "--texture-styles trains the generator's pattern branch, which this generator has none of: "
-            """grow one with --generator '{"pattern_periods": [4.8, 8, 16, 32]}'"""
+            "--texture-styles trains the generator's pattern or colour branch, which this generator has none of: "
+            """grow one with --generator '{"pattern_periods": [4.8, 8, 16, 32]}' (or '{"color_curves": true}'), """
+            "or train the whole generator for those styles with --stage-params all"
         )
     return [names.index(n) for n in wanted]
 
@@ -267,10 +268,10 @@ def train(cfg: TrainConfig) -> Path:
         discriminator = Discriminator(code_dim=cfg.code_dim)
         codes = torch.nn.Parameter(torch.randn(len(names), cfg.code_dim) * 0.5)
     texture = texture_indices(cfg.texture_styles, names, generator, cfg.stage_params)
-    fast = ("style_mlp.", "pattern_")  # the style MLP and the pattern branch learn at mlp_lr
+    fast = ("style_mlp.", "pattern_", "color_")  # the style MLP and the branches learn at mlp_lr
     if texture:  # the texture styles' codes and the pattern branch (or the whole generator) train; the rest is held
         for n, p in generator.named_parameters():
-            p.requires_grad_(cfg.stage_params == "all" or n.startswith("pattern_"))
+            p.requires_grad_(cfg.stage_params == "all" or n.startswith(("pattern_", "color_")))
         mask = torch.zeros(len(names), 1)
         mask[texture] = 1.0
         codes.register_hook(lambda grad: grad * mask.to(grad.device))

@@ -12,6 +12,9 @@ score: mean |vertical| over mean |horizontal| neighbour difference of the change
 isotropic change; horizontal scan-line streaks, an artifact some training runs drift into, score 2-8), and a
 smear score: row-minus-column autocorrelation of the fine change (about 0 for grain, dots and colour grades;
 0.3-0.8 where dark features are stretched into horizontal bands).
+For the ten styles made by a known function f (``scripts/looks.py``), "look f(x) / input" gives the same ratio for
+f applied exactly to the portrait: what a perfectly faithful rendering of the look scores (on some portraits f(x)
+itself is no closer to the style's Gram target, an average over 12 photos of other content, than the input).
 A summary follows, split into seen and unseen portraits.
 """
 
@@ -30,6 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline import PersonalStylePipeline  # noqa: E402
 from pipeline.images import pil_to_tensor  # noqa: E402
 from pipeline.quality import smear_score, spot_score, stripe_score  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from looks import LOOKS  # noqa: E402
 
 TILE = 192
 
@@ -62,7 +68,7 @@ def summary(rows: list[tuple]) -> list[str]:
     for label, keep in (("seen in pretraining", lambda p: p not in UNSEEN), ("unseen", lambda p: p in UNSEEN)):
         picked = [row for row in rows if row[0] != "photo" and keep(row[1])]
         if picked:
-            ratios, spots, stripes, smears = ([row[i] for row in picked] for i in (4, 6, 7, 8))
+            ratios, spots, stripes, smears = ([row[i] for row in picked] for i in (4, 7, 8, 9))
             lines.append(
                 f"- {label}: {sum(r < 1 for r in ratios)}/{len(ratios)} style×portrait pairs closer to the style "
                 f"than the input, {sum(r < 0.8 for r in ratios)} below 0.8; median ratio {median(ratios):.2f}, "
@@ -71,6 +77,13 @@ def summary(rows: list[tuple]) -> list[str]:
                 f"worst {max(stripes):.2f}; smear score median {median(smears):.2f}, worst {max(smears, key=abs):.2f}, "
                 f"{sum(abs(v) >= 0.3 for v in smears)} at ±0.3+"
             )
+    known = [row for row in rows if row[5] == row[5]]
+    if known:
+        hard = [f"{row[0]}/{row[1]} {row[5]:.2f}" for row in known if row[5] >= 0.9]
+        lines.append(
+            f"- the exact looks f(x), where known ({len(known)} pairs): median ratio {median(r[5] for r in known):.2f}; "
+            f"at 0.9 or more: {', '.join(hard) or 'none'}"
+        )
     return lines
 
 
@@ -109,19 +122,24 @@ def main() -> None:
             paste_tile(sheet, draw, image, col, row, name)
         for portrait, metrics, source, image in zip(PORTRAITS, out.metrics, inputs, out.images):
             before, after = mean(metrics["input_style_loss"]), mean(metrics["style_loss"])
+            look = float("nan")
+            if name in LOOKS:  # the exact look's own ratio
+                exact = pipe.style_metrics(pil_to_tensor(LOOKS[name](source)), pil_to_tensor(source), pipe.styles[name])
+                look = mean(exact["style_loss"]) / mean(exact["input_style_loss"])
             rows.append(
-                (name, portrait, before, after, after / before, metrics["content_loss"], *scores(image, source))
+                (name, portrait, before, after, after / before, look, metrics["content_loss"], *scores(image, source))
             )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(args.out, quality=88)
     lines = [
-        "| style | portrait | Gram loss of input | Gram loss of output | output / input | content loss | spots | stripes "
-        "| smears |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| style | portrait | Gram loss of input | Gram loss of output | output / input | look f(x) / input "
+        "| content loss | spots | stripes | smears |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     lines += [
-        f"| {n} | {p} | {b:.3f} | {a:.3f} | {r:.2f} | {c:.3f} | {sp:.0f} | {st:.2f} | {sm:.2f} |"
-        for n, p, b, a, r, c, sp, st, sm in rows
+        f"| {n} | {p} | {b:.3f} | {a:.3f} | {r:.2f} | {'–' if lk != lk else f'{lk:.2f}'} | {c:.3f} | {sp:.0f} | {st:.2f} "
+        f"| {sm:.2f} |"
+        for n, p, b, a, r, lk, c, sp, st, sm in rows
     ]
     text = "\n".join(lines + [""] + summary(rows))
     print(text)

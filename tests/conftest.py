@@ -32,10 +32,10 @@ def loss_net() -> LossNet:
     return LossNet.from_pretrained(WEIGHTS / "loss_net", dtype=torch.float32)
 
 
-def tiny_generator(seed: int = 0, pattern_periods: tuple[float, ...] = ()) -> Generator:
+def tiny_generator(seed: int = 0, pattern_periods: tuple[float, ...] = (), color_curves: bool = False) -> Generator:
     """A tiny generator with non-zero random weights (zero-init layers re-drawn) so styles differ."""
     torch.manual_seed(seed)
-    generator = Generator(**TINY_GENERATOR, pattern_periods=pattern_periods)
+    generator = Generator(**TINY_GENERATOR, pattern_periods=pattern_periods, color_curves=color_curves)
     for p in generator.parameters():
         torch.nn.init.normal_(p, 0.0, 0.2)
     return generator.eval()

@@ -6,7 +6,7 @@ from conftest import TINY_GENERATOR, tiny_generator
 
 from pipeline import Discriminator, Generator
 from pipeline.augment import diff_augment
-from pipeline.generator import PATTERN_ANGLES, pattern_image
+from pipeline.generator import COLOR_TERMS, PATTERN_ANGLES, pattern_image
 
 
 @pytest.mark.parametrize("size", [(8, 8), (17, 31), (33, 5), (64, 48)])
@@ -85,6 +85,33 @@ def test_grown_pattern_branch_starts_silent_then_draws_texture_on_flat_regions(t
     loaded = Generator.from_pretrained(tmp_path / "g")
     assert list(loaded.config.pattern_periods) == [4.0, 6.0]
     assert torch.allclose(loaded(x, code), grown(x, code), atol=1e-6)
+
+
+def test_grown_color_branch_starts_silent_then_learns_an_exact_grey_look(tmp_path):
+    plain = tiny_generator()
+    grown = plain.grow(color_curves=True)
+    x, code = torch.rand(2, 3, 24, 32).clamp(0.05, 0.95), torch.randn(8)
+    assert (grown(x, code) - plain(x, code)).abs().max() < 1e-6  # the colour map starts at zero: same output
+    assert set(grown.state_dict()) - set(plain.state_dict()) == {"color_amp.weight"}
+    assert grown.affine_size == grown.norm_params + 3 * COLOR_TERMS
+    # a weight set that cancels logit(x) and adds a luminance tone curve: every pixel grey, whatever the convs do
+    torch.nn.init.zeros_(grown.head.conv.weight)
+    torch.nn.init.zeros_(grown.head.conv.bias)
+    curves = torch.zeros(3, COLOR_TERMS)
+    curves[:, 1:4] = 9.0 * torch.tensor([0.3, 0.59, 0.11])
+    curves[:, 0] = -4.5
+    curves[[0, 1, 2], [10, 11, 12]] = -1.0
+    with torch.no_grad():
+        grown.color_amp.weight.zero_()
+        grown.color_amp.weight[:, 0] = curves.flatten()  # the code's first entry drives it
+        out = grown(x, torch.nn.functional.one_hot(torch.tensor(0), 8).float())
+    luma = (x * torch.tensor([0.3, 0.59, 0.11])[:, None, None]).sum(1, keepdim=True)
+    assert (out - torch.sigmoid(9 * (luma - 0.5))).abs().max() < 1e-3
+    grown.save_pretrained(tmp_path / "g")
+    loaded = Generator.from_pretrained(tmp_path / "g")
+    assert loaded.config.color_curves and torch.allclose(loaded(x, code), grown(x, code), atol=1e-6)
+    both = tiny_generator(pattern_periods=(4.0,), color_curves=True)  # both branches side by side
+    assert both.norm_affine(code).shape == (1, both.affine_size) and both(x, code).shape == x.shape
 
 
 def test_grow_and_pattern_config_errors_are_clear():

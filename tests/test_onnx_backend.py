@@ -74,10 +74,10 @@ def test_onnx_matches_torch_on_odd_sizes(tiny_export, tiny_pipe, monkeypatch, si
 
 
 @needs_onnx
-def test_onnx_matches_torch_with_the_pattern_branch(tmp_path):
+def test_onnx_matches_torch_with_the_pattern_and_colour_branches(tmp_path):
     from pipeline.onnx_backend import export_onnx
 
-    tiny_generator(pattern_periods=(3.0, 4.8)).save_pretrained(tmp_path / "generator")
+    tiny_generator(pattern_periods=(3.0, 4.8), color_curves=True).save_pretrained(tmp_path / "generator")
     export_onnx(tmp_path)
     generator = Generator.from_pretrained(tmp_path / "generator").eval()
     onnx_generator = OnnxGenerator.load(tmp_path, generator)
@@ -91,8 +91,11 @@ def test_onnx_matches_torch_with_the_pattern_branch(tmp_path):
     silent = copy.deepcopy(generator)
     torch.nn.init.zeros_(silent.pattern_gate.weight)
     torch.nn.init.zeros_(silent.pattern_gate.bias)
-    with torch.no_grad():  # the branch changes the output, so the match above covers it
+    colourless = copy.deepcopy(generator)
+    torch.nn.init.zeros_(colourless.color_amp.weight)
+    with torch.no_grad():  # each branch changes the output, so the match above covers it
         assert (silent(x, code) - reference).abs().mean() > 0.02
+        assert (colourless(x, code) - reference).abs().mean() > 0.02
 
 
 @needs_onnx

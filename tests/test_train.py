@@ -75,7 +75,7 @@ def test_init_with_generator_overrides_grows_the_pattern_branch(tmp_path):
     assert textured.pattern_amp.weight.abs().max() > 0
     codes = [load_file(str(tmp_path / run / "codes.safetensors"))["codes"] for run in ("a", "t")]
     assert torch.equal(codes[0][:2], codes[1][:2]) and not torch.equal(codes[0][2], codes[1][2])  # photo, red | stripes
-    with pytest.raises(ValueError, match="pattern branch"):
+    with pytest.raises(ValueError, match="pattern or colour branch"):
         train(TrainConfig(run=tmp_path / "u", init=str(tmp_path / "a"), steps=1, texture_styles="stripes", **cfg))
     with pytest.raises(ValueError, match="needs --init"):
         train(TrainConfig(run=tmp_path / "w", steps=1, generator={**tiny, **grown}, texture_styles="stripes", **cfg))
