@@ -58,6 +58,7 @@ from .losses import (
 )
 
 PHOTO = "photo"
+STAGE_PARAMS = {"branch": ("pattern_", "color_"), "pattern": ("pattern_",), "color": ("color_",), "all": ("",)}
 STYLE_TAPS = ("relu1_2", "relu2_2", "relu3_3")
 CONTENT_TAP = "relu2_2"
 
@@ -101,8 +102,9 @@ class TrainConfig:
     # their codes train, and every other style (photo in every batch) is held to the --init weights' output by L1
     texture_styles: str = ""
     keep_weight: float = 300.0  # on the L1 to the --init output (the shipped texture stage's weight; see the model card)
-    # what trains besides the named styles' codes in that stage: "branch" (the pattern and colour branches only) or
-    # "all" (the whole generator; the other styles are still held to the --init output, so only they may move)
+    # what trains besides the named styles' codes in that stage (STAGE_PARAMS): "branch" (the pattern and colour
+    # branches), "pattern" or "color" (one of them) or "all" (the whole generator; the other styles are still held to
+    # the --init output)
     stage_params: str = "branch"
     # L1 of G(x|s) to the style's exemplar made from the same photo, on aligned crops, for styles whose exemplars are
     # f(content photo) (same file name in content/ and the style's folder: the procedural looks); 0 = off
@@ -192,21 +194,33 @@ def style_weights(ratios: torch.Tensor, focus: float) -> list[float]:
 
 def texture_indices(texture_styles: str, names: list[str], generator: Generator, stage_params: str = "branch") -> list[int]:
     """Bank indices of the comma-separated ``texture_styles`` (``TrainConfig.texture_styles``); [] when empty."""
-    if stage_params not in ("branch", "all"):
-        raise ValueError(f"--stage-params must be 'branch' or 'all', not {stage_params!r}")
+    if stage_params not in STAGE_PARAMS:
+        raise ValueError(f"--stage-params must be one of {sorted(STAGE_PARAMS)}, not {stage_params!r}")
     wanted = [n.strip() for n in texture_styles.split(",") if n.strip()]
     if not wanted:
         return []
     unknown = [n for n in wanted if n not in names or n == PHOTO]
     if unknown:
         raise ValueError(f"--texture-styles: {unknown} not among the data's styles {names[1:]}")
-    if stage_params == "branch" and not (generator.pattern_periods or generator.color_curves):
+    has = {"pattern": bool(generator.pattern_periods), "color": generator.color_curves}
+    needed = {"branch": has["pattern"] or has["color"], "pattern": has["pattern"], "color": has["color"], "all": True}
+    if not needed[stage_params]:
         raise ValueError(
-            "--texture-styles trains the generator's pattern or colour branch, which this generator has none of: "
-            """grow one with --generator '{"pattern_periods": [4.8, 8, 16, 32]}' (or '{"color_curves": true}'), """
-            "or train the whole generator for those styles with --stage-params all"
+            f"--texture-styles with --stage-params {stage_params} trains the generator's pattern or colour branch, which "
+            """this generator has none of: grow one with --generator '{"pattern_periods": [4.8, 8, 16, 32]}' (or """
+            """'{"color_curves": true}'), or train the whole generator for those styles with --stage-params all"""
         )
     return [names.index(n) for n in wanted]
+
+
+def held_projector(held_codes: torch.Tensor) -> torch.Tensor:
+    """(N, D) codes of the held styles -> (D, D) projector onto the code space orthogonal to them.
+
+    A branch weight W (out, D) maps a code c to W c. Keeping every update on the right of this projector,
+    W <- W0 + (W - W0) P, leaves W c unchanged for every held code, exactly: the branches cannot leak into the
+    held styles however Adam moves them."""
+    span = torch.linalg.pinv(held_codes) @ held_codes  # (D, D) projector onto the held codes' span
+    return torch.eye(held_codes.shape[1], device=held_codes.device) - span
 
 
 def save_checkpoint(
@@ -269,12 +283,18 @@ def train(cfg: TrainConfig) -> Path:
         codes = torch.nn.Parameter(torch.randn(len(names), cfg.code_dim) * 0.5)
     texture = texture_indices(cfg.texture_styles, names, generator, cfg.stage_params)
     fast = ("style_mlp.", "pattern_", "color_")  # the style MLP and the branches learn at mlp_lr
-    if texture:  # the texture styles' codes and the pattern branch (or the whole generator) train; the rest is held
+    branch_weights, projector = [], None
+    if texture:  # the texture styles' codes and the chosen branches (or the whole generator) train; the rest is held
         for n, p in generator.named_parameters():
-            p.requires_grad_(cfg.stage_params == "all" or n.startswith(("pattern_", "color_")))
+            p.requires_grad_(n.startswith(STAGE_PARAMS[cfg.stage_params]))
         mask = torch.zeros(len(names), 1)
         mask[texture] = 1.0
         codes.register_hook(lambda grad: grad * mask.to(grad.device))
+        branch_weights = [
+            module.weight for name in ("pattern_amp", "color_amp")
+            if (module := getattr(generator, name, None)) is not None and module.weight.requires_grad
+        ]
+        projector = held_projector(codes.detach()[[i for i in range(len(names)) if i not in texture]])
     mlp_params = [p for n, p in generator.named_parameters() if n.startswith(fast) and p.requires_grad]
     shared = [p for n, p in generator.named_parameters() if not n.startswith(fast) and p.requires_grad]
     groups = [{"params": mlp_params, "lr": cfg.mlp_lr}, {"params": [codes], "lr": cfg.code_lr}]
@@ -378,7 +398,11 @@ def train(cfg: TrainConfig) -> Path:
             loss = loss + cfg.adv_weight * losses["g_adv"]
         g_opt.zero_grad(set_to_none=True)
         accelerator.backward(loss)
+        before = [w.detach().clone() for w in branch_weights]
         g_opt.step()
+        with torch.no_grad():  # the branches' weights move only where no held style's code looks
+            for weight, old in zip(branch_weights, before):
+                weight.copy_(old + (weight - old) @ projector.to(weight.device))
         if use_adv:
             discriminator.requires_grad_(True)
             real = torch.stack([random_crops(style_images[i - 1], 1, cfg.crop, (1.0, 1.6), rng)[0] for i in s.tolist()])

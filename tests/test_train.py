@@ -88,6 +88,16 @@ def test_init_with_generator_overrides_grows_the_pattern_branch(tmp_path):
     assert not torch.equal(staged.state_dict()["head.conv.weight"], before.state_dict()["head.conv.weight"])
     staged_codes = load_file(str(tmp_path / "s" / "codes.safetensors"))["codes"]
     assert torch.equal(codes[0][:2], staged_codes[:2]) and not torch.equal(codes[0][2], staged_codes[2])
+    # --stage-params color on a grown colour branch: held styles' branch outputs are unchanged exactly (projection)
+    train(TrainConfig(run=tmp_path / "k", init=str(tmp_path / "a"), steps=4, generator={"color_curves": True},
+                      texture_styles="stripes", stage_params="color", paired_weight=0.0, **cfg))
+    colored = Generator.from_pretrained(tmp_path / "k" / "generator")
+    for name, value in before.state_dict().items():
+        assert torch.equal(colored.state_dict()[name], value), name
+    k_codes = load_file(str(tmp_path / "k" / "codes.safetensors"))["codes"]
+    with torch.no_grad():
+        held = colored.color_amp(k_codes[:2])  # photo, red: their colour maps stay zero although the branch trained
+        assert held.abs().max() < 1e-5 and colored.color_amp(k_codes[2:]).abs().max() > 1e-3
     with pytest.raises(ValueError, match="stage-params"):
         train(TrainConfig(run=tmp_path / "x", init=str(tmp_path / "a"), steps=1, texture_styles="stripes", stage_params="most", **cfg))
 
