@@ -128,7 +128,7 @@ class Generator(ModelMixin, ConfigMixin):
     ``origin`` (row, column) places a crop in its whole image, so the pattern branch lines up across tiles.
     The output is ``sigmoid(logit(image) + residual)``, so a zero residual returns the input exactly. Optional
     branches add to the residual: ``pattern_periods`` (plane waves weighed per style) and ``color_curves`` (a per-style
-    per-pixel colour map of the input, :func:`color_basis`).
+    per-pixel colour map of the input, :func:`color_basis`, and a per-style gain on the convolutions' residual).
     """
 
     @register_to_config
@@ -184,9 +184,10 @@ class Generator(ModelMixin, ConfigMixin):
         self.color_curves = bool(color_curves)
         if self.color_curves:
             # per style: a per-pixel colour map (3 outputs x COLOR_TERMS basis functions of the input's own colour)
-            # added to the residual, linear in the code without bias, starting silent. Colour grades are global
-            # colour maps, which instance-normalised convolutions reproduce only roughly (casts, blobs)
-            self.color_amp = nn.Linear(code_dim, 3 * COLOR_TERMS, bias=False)
+            # added to the residual, and a per-channel gain 1 + g on the convolutions' residual (g -> -1 turns them
+            # off), linear in the code without bias, starting silent. Colour grades are global colour maps, which
+            # instance-normalised convolutions reproduce only roughly (casts, blobs)
+            self.color_amp = nn.Linear(code_dim, 3 * (COLOR_TERMS + 1), bias=False)
             nn.init.zeros_(self.color_amp.weight)
 
     @property
@@ -282,11 +283,14 @@ class Generator(ModelMixin, ConfigMixin):
         for layer in self.up:
             y = norm_act(layer(y))
         residual = self.head(y)
+        if self.color_curves:
+            curves, gain = color_weights.split([3 * COLOR_TERMS, 3], dim=1)
+            residual = residual * (1.0 + gain[:, :, None, None].to(residual.dtype))
         if self.pattern_periods:
             pattern = pattern_image(wave_weights.view(b, 3, -1, 2), y.shape[2], y.shape[3], self.pattern_periods, origin)
             residual = residual + self.pattern_gate(y) * pattern.to(residual.dtype)
         if self.color_curves:
-            curves = color_weights.view(b, 3, COLOR_TERMS)
-            residual = residual + torch.einsum("bck,bkhw->bchw", curves.to(x.dtype), color_basis(x))
+            curves = curves.reshape(b, 3, COLOR_TERMS).to(x.dtype)
+            residual = residual + torch.einsum("bck,bkhw->bchw", curves, color_basis(x))
         out = torch.sigmoid(logit + residual)
         return out[:, :, :h, :w]

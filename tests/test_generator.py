@@ -93,17 +93,17 @@ def test_grown_color_branch_starts_silent_then_learns_an_exact_grey_look(tmp_pat
     x, code = torch.rand(2, 3, 24, 32).clamp(0.05, 0.95), torch.randn(8)
     assert (grown(x, code) - plain(x, code)).abs().max() < 1e-6  # the colour map starts at zero: same output
     assert set(grown.state_dict()) - set(plain.state_dict()) == {"color_amp.weight"}
-    assert grown.affine_size == grown.norm_params + 3 * COLOR_TERMS
-    # a weight set that cancels logit(x) and adds a luminance tone curve: every pixel grey, whatever the convs do
-    torch.nn.init.zeros_(grown.head.conv.weight)
-    torch.nn.init.zeros_(grown.head.conv.bias)
-    curves = torch.zeros(3, COLOR_TERMS)
+    assert grown.affine_size == grown.norm_params + 3 * (COLOR_TERMS + 1)
+    # a weight set that turns the convolutions' residual off (gain 1 - 1), cancels logit(x) and adds a luminance
+    # tone curve: every pixel grey, whatever the convs do
+    curves = torch.zeros(3, COLOR_TERMS + 1)
+    curves[:, -1] = -1.0
     curves[:, 1:4] = 9.0 * torch.tensor([0.3, 0.59, 0.11])
     curves[:, 0] = -4.5
     curves[[0, 1, 2], [10, 11, 12]] = -1.0
     with torch.no_grad():
         grown.color_amp.weight.zero_()
-        grown.color_amp.weight[:, 0] = curves.flatten()  # the code's first entry drives it
+        grown.color_amp.weight[:, 0] = torch.cat([curves[:, :-1].flatten(), curves[:, -1]])  # code entry 0 drives it
         out = grown(x, torch.nn.functional.one_hot(torch.tensor(0), 8).float())
     luma = (x * torch.tensor([0.3, 0.59, 0.11])[:, None, None]).sum(1, keepdim=True)
     assert (out - torch.sigmoid(9 * (luma - 0.5))).abs().max() < 1e-3
