@@ -379,11 +379,11 @@ def train(cfg: TrainConfig) -> Path:
         if cfg.cycle_weight and step % cfg.cycle_every == 0:
             losses["cycle"] = cycle_loss(generator(y, photo_code), x)
             loss = loss + cfg.cycle_weight * losses["cycle"]
-        paired = [i for i, si in enumerate(s.tolist()) if pairs and pairs[si - 1]]
+        paired = [(i, si) for i, si in enumerate(s.tolist()) if pairs and pairs[si - 1]]
         if paired:  # styles made by a known function from content photos: match it on aligned crops
-            crops = torch.stack([random_crops(pairs[s.tolist()[i] - 1], 1, cfg.crop, (1.25, 2.5), rng)[0] for i in paired])
-            crops = crops.to(device)
-            losses["paired"] = (generator(crops[:, :3], code[paired]) - crops[:, 3:]).abs().mean()
+            rows, kinds = zip(*paired)
+            crops = torch.stack([random_crops(pairs[si - 1], 1, cfg.crop, (1.25, 2.5), rng)[0] for si in kinds]).to(device)
+            losses["paired"] = (generator(crops[:, :3], code[list(rows)]) - crops[:, 3:]).abs().mean()
             loss = loss + cfg.paired_weight * losses["paired"]
         if teacher is not None:  # the other styles keep their output
             kept = torch.tensor([0, *rng.choices(others[1:] or others, k=b - 1)], device=device)  # photo always
