@@ -283,14 +283,13 @@ class Generator(ModelMixin, ConfigMixin):
         for layer in self.up:
             y = norm_act(layer(y))
         residual = self.head(y)
-        if self.color_curves:
+        if self.color_curves:  # per-channel gain on the convolutions' residual, plus the per-pixel colour map
             curves, gain = color_weights.split([3 * COLOR_TERMS, 3], dim=1)
+            curves = curves.reshape(b, 3, COLOR_TERMS).to(x.dtype)
             residual = residual * (1.0 + gain[:, :, None, None].to(residual.dtype))
+            residual = residual + torch.einsum("bck,bkhw->bchw", curves, color_basis(x))
         if self.pattern_periods:
             pattern = pattern_image(wave_weights.view(b, 3, -1, 2), y.shape[2], y.shape[3], self.pattern_periods, origin)
             residual = residual + self.pattern_gate(y) * pattern.to(residual.dtype)
-        if self.color_curves:
-            curves = curves.reshape(b, 3, COLOR_TERMS).to(x.dtype)
-            residual = residual + torch.einsum("bck,bkhw->bchw", curves, color_basis(x))
         out = torch.sigmoid(logit + residual)
         return out[:, :, :h, :w]

@@ -77,7 +77,7 @@ def summary(rows: list[tuple]) -> list[str]:
                 f"worst {max(stripes):.2f}; smear score median {median(smears):.2f}, worst {max(smears, key=abs):.2f}, "
                 f"{sum(abs(v) >= 0.3 for v in smears)} at ±0.3+"
             )
-    known = [row for row in rows if row[5] == row[5]]
+    known = [row for row in rows if row[5] is not None]
     if known:
         hard = [f"{row[0]}/{row[1]} {row[5]:.2f}" for row in known if row[5] >= 0.9]
         lines.append(
@@ -122,7 +122,7 @@ def main() -> None:
             paste_tile(sheet, draw, image, col, row, name)
         for portrait, metrics, source, image in zip(PORTRAITS, out.metrics, inputs, out.images):
             before, after = mean(metrics["input_style_loss"]), mean(metrics["style_loss"])
-            look = float("nan")
+            look = None  # the style has no known function (wallpapers, photo)
             if name in LOOKS:  # the exact look's own ratio
                 exact = pipe.style_metrics(pil_to_tensor(LOOKS[name](source)), pil_to_tensor(source), pipe.styles[name])
                 look = mean(exact["style_loss"]) / mean(exact["input_style_loss"])
@@ -137,7 +137,7 @@ def main() -> None:
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     lines += [
-        f"| {n} | {p} | {b:.3f} | {a:.3f} | {r:.2f} | {'–' if lk != lk else f'{lk:.2f}'} | {c:.3f} | {sp:.0f} | {st:.2f} "
+        f"| {n} | {p} | {b:.3f} | {a:.3f} | {r:.2f} | {'–' if lk is None else f'{lk:.2f}'} | {c:.3f} | {sp:.0f} | {st:.2f} "
         f"| {sm:.2f} |"
         for n, p, b, a, r, lk, c, sp, st, sm in rows
     ]
