@@ -80,13 +80,14 @@ def test_zero_shot_picks_the_nearest_bank_style(tiny_pipe, portrait):
     assert torch.allclose(style.code, sum(w * codes[n] for n, w in mix.items()), atol=1e-6)
 
 
-def test_zero_shot_style_is_the_default_measured_mixture(tiny_pipe, portrait):
+def test_zero_shot_style_is_the_default_gram_target_mixture(tiny_pipe, portrait):
     style = zero_shot_style(tiny_pipe, warm_samples(), content=[portrait], size=64)
     inputs = load_inputs(warm_samples(), content=[portrait])
     config = preset("fast", size=64)
-    assert config.zero_shot_measure
+    assert not config.zero_shot_measure
     expected = mixture_start(prepare(tiny_pipe, inputs, config, seed=0), tiny_pipe.styles, config, "zs")
     assert style.metadata["source"] == "zero-shot" and torch.equal(style.code, expected.code)
+    assert max(style.metadata["mix"], key=style.metadata["mix"].get) == "warm"
     assert set(style.gram) == {"relu1_2", "relu2_2", "relu3_3"}
 
 

@@ -72,3 +72,28 @@ def test_no_saturated_spots_or_streaks(real_pipe):
     assert max(spots.values()) < 100, spots
     assert np.median(stripes) < 1.5, stripes
     assert max(smears.values()) < 0.3, smears
+
+
+def test_colour_grades_render_their_own_look(real_pipe):
+    """noir, sepia and pastel are colour grades made by known functions f (scripts/looks.py), so the output can be
+    compared with f(x) itself: it must be closer (mean CIELAB distance) than the unchanged photo is, on a portrait
+    and on the rocket's dark sky, where the fifth-stage weights painted colour blobs (noir was not even grey there).
+    Measured at 384 px on seven photos: benchmarks/results/fidelity.md."""
+    import sys
+
+    from skimage.color import rgb2lab
+
+    sys.path.insert(0, str(WEIGHTS.parent / "scripts"))
+    from looks import LOOKS
+
+    photos = [portrait_image().resize((128, 128)), Image.fromarray(skimage.data.rocket()).resize((128, 85))]
+
+    def distance(a: Image.Image, b: Image.Image) -> float:
+        lab = [rgb2lab(np.asarray(x, dtype=np.float64) / 255) for x in (a, b)]
+        return float(np.linalg.norm(lab[0] - lab[1], axis=2).mean())
+
+    for name in ("noir", "sepia", "pastel"):
+        outputs = real_pipe(photos, style=name, metrics=False).images
+        for photo, output in zip(photos, outputs):
+            look = LOOKS[name](photo)
+            assert distance(output, look) < 0.8 * distance(photo, look), name
