@@ -210,12 +210,13 @@ def ours(pipe: PersonalStylePipeline, style: PersonalStyle, photos: list[Image.I
 
 # --- one look ------------------------------------------------------------------------------------------------
 ZERO_SHOT_VARIANTS = {  # LearnConfig overrides of the zero-shot start, compared on every look
-    "nearest bank style": {"temperature": 1e-3, "zero_shot_measure": False},
-    "softmax τ=0.1": {"temperature": 0.1, "zero_shot_measure": False},
-    "softmax τ=0.25": {"temperature": 0.25, "zero_shot_measure": False},
-    "measured nearest (each bank style's output)": {"temperature": 1e-3, "zero_shot_measure": True},
-    "measured softmax τ=0.1": {"temperature": 0.1, "zero_shot_measure": True},
-    "softmax τ=0.1 + 10 refinement steps": {"temperature": 0.1, "zero_shot_measure": False, "zero_shot_steps": 10},
+    "nearest bank style": {"temperature": 1e-3, "zero_shot_distance": "targets"},
+    "softmax τ=0.1": {"temperature": 0.1, "zero_shot_distance": "targets"},
+    "softmax τ=0.25": {"temperature": 0.25, "zero_shot_distance": "targets"},
+    "measured nearest (each bank style's output)": {"temperature": 1e-3, "zero_shot_distance": "measured"},
+    "measured softmax τ=0.1": {"temperature": 0.1, "zero_shot_distance": "measured"},
+    "both, softmax τ=0.25": {"temperature": 0.25, "zero_shot_distance": "both"},
+    "softmax τ=0.1 + 10 refinement steps": {"temperature": 0.1, "zero_shot_distance": "targets", "zero_shot_steps": 10},
 }
 
 

@@ -65,6 +65,7 @@ MAX_SAMPLES = 20
 MAX_CONTENT = 50
 MIN_SIDE = 64
 MAX_RECOVERIES = 3
+ZERO_SHOT_DISTANCES = ("targets", "measured", "both")
 CONTENT_DIR = Path(__file__).resolve().parents[1] / "weights" / "content"
 Callback = Callable[[int, int, dict[str, float], "Image.Image | None"], "bool | None"]
 
@@ -96,7 +97,9 @@ class LearnConfig:
     style_scales: tuple[float, ...] = (1.0, 0.7)  # sample scales for Gram targets and discriminator crops
     crops_per_sample: int = 2  # random crops per sample and scale in the Gram target pool
     temperature: float = 0.25  # zero-shot softmax temperature, relative to the nearest bank style's distance
-    zero_shot_measure: bool = False  # True: distances from each bank style's output on the validation crops
+    # zero-shot distances: "targets" compares the samples' Gram targets with each bank style's own, "measured" scores
+    # each bank style's output on the validation crops (Gram + colour), "both" adds the two, each relative to its best
+    zero_shot_distance: str = "both"
     zero_shot_steps: int = 0  # gradient refinement steps of the zero-shot mixture (0 = softmax only)
     preview_every: int = 10
     preview_side: int = 128
@@ -109,6 +112,11 @@ class LearnConfig:
                 raise ValueError(f"LearnConfig.{name} must be a positive integer, got {getattr(self, name)!r}")
         if self.size < MIN_SIDE:
             raise ValueError(f"LearnConfig.size must be at least {MIN_SIDE} px, got {self.size}")
+        if self.zero_shot_distance not in ZERO_SHOT_DISTANCES:
+            raise ValueError(
+                f"LearnConfig.zero_shot_distance must be one of {', '.join(ZERO_SHOT_DISTANCES)}; "
+                f"got {self.zero_shot_distance!r}"
+            )
 
 
 PRESETS: dict[str, LearnConfig] = {
@@ -118,10 +126,10 @@ PRESETS: dict[str, LearnConfig] = {
 }
 # Chosen by `benchmarks/bench_learn.py --parts zero-shot,ablation` (benchmarks/results/learn_ablation.md, three looks
 # the generator never saw). The zero-shot start depends on the bank: on the earlier weights the measured mixture beat
-# the Gram-target one (SSIM 0.483 vs 0.413, Lab 22.2 vs 32.0, Gram 9.94 vs 10.93), but with the colour stage the
-# bank's colour grades are faithful rather than painted, the measured mixture picks sepia for teal_orange samples, and
-# the Gram-target softmax (τ=0.25) wins on six looks, two held-out photos each (mean Lab 25.1 vs 36.2, Gram 5.80 vs
-# 9.67; benchmarks/results/learn_zero_shot.md). Cycle helps a little (Lab 25.3 vs 25.9); adapters lower the Gram
+# the Gram-target one (SSIM 0.483 vs 0.413, Lab 22.2 vs 32.0, Gram 9.94 vs 10.93); with the colour stage's faithful
+# grades the measured one picks sepia for teal_orange samples (wallpapers) and the Gram-target one neon for pastel
+# photos, so "both" adds them (six looks, learn_zero_shot.md: Lab 23.8 vs 25.1 targets, 36.2 measured; photos in bank
+# looks: zero_shot_bank.md). Cycle helps a little (Lab 25.3 vs 25.9); adapters lower the Gram
 # distance (10.8 vs 11.2); the adversarial loss did not measurably help (25.9 vs 25.8 Lab, 11.28 vs 11.23 Gram), so
 # no preset turns it on (``LearnConfig(adv_weight=0.05)`` still does).
 
@@ -418,20 +426,33 @@ def zero_shot_style(
 
     Carries the samples' Gram targets at the preset's learning ``size`` (so ``pipe(...)`` reports metrics against
     them) and the mixture weights in ``metadata["mix"]``. Costs one loss-net pass over the sample crops (plus a
-    pass per bank style with ``zero_shot_measure``, and ``zero_shot_steps`` generator steps).
+    pass per bank style unless ``zero_shot_distance`` is "targets", and ``zero_shot_steps`` generator steps).
     """
     config = preset(quality, size=size)
     setup = prepare(pipe, load_inputs(samples, content=content), config, seed)
     return mixture_start(setup, pipe.styles, config, name)
 
 
+def zero_shot_distances(setup: LearnSetup, bank: dict[str, PersonalStyle], config: LearnConfig) -> dict[str, float]:
+    """Each bank style's distance to the samples by ``config.zero_shot_distance``. Both kinds are confounded by the
+    samples' own content (the targets by the exemplars' content, the measured outputs by the validation crops'), in
+    different ways, so "both" sums them, each divided by its smallest value."""
+    if config.zero_shot_distance == "targets":
+        return bank_distances(setup.targets.gram, bank)
+    measured = measured_distances(setup, bank, config)
+    if config.zero_shot_distance == "measured":
+        return measured
+    targets = bank_distances(setup.targets.gram, bank)
+    if not targets:
+        return {}  # softmax_weights says why
+    best_m = max(min(measured.values()), 1e-12)
+    best_t = max(min(targets.values()), 1e-12)
+    return {n: measured[n] / best_m + targets[n] / best_t for n in targets}
+
+
 def mixture_start(setup: LearnSetup, bank: dict[str, PersonalStyle], config: LearnConfig, name: str) -> PersonalStyle:
     """The zero-shot style: softmax mixture weights over ``bank`` (refined when ``config.zero_shot_steps``)."""
-    if config.zero_shot_measure:
-        distances = measured_distances(setup, bank, config)
-    else:
-        distances = bank_distances(setup.targets.gram, bank)
-    weights = softmax_weights(distances, config.temperature)
+    weights = softmax_weights(zero_shot_distances(setup, bank, config), config.temperature)
     if config.zero_shot_steps:
         weights = refine_mixture(setup, bank, weights, config)
     mixed = mixture_style(bank, weights, name)

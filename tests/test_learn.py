@@ -12,7 +12,17 @@ import torch
 from PIL import Image
 
 from pipeline import ImageError, PersonalStyle
-from pipeline.learn import PRESETS, LearnConfig, learn, load_inputs, mixture_start, prepare, preset, zero_shot_style
+from pipeline.learn import (
+    PRESETS,
+    LearnConfig,
+    learn,
+    load_inputs,
+    mixture_start,
+    prepare,
+    preset,
+    zero_shot_distances,
+    zero_shot_style,
+)
 
 TINY = dict(size=64, image_side=96, batch_size=1, preview_side=48, preview_every=2)
 
@@ -70,8 +80,8 @@ def test_learning_lowers_the_objective_and_gram_loss_below_zero_shot(tiny_pipe, 
 
 
 def test_zero_shot_picks_the_nearest_bank_style(tiny_pipe, portrait):
-    # by the samples' Gram targets (the tiny generator's outputs, which zero_shot_measure compares, are arbitrary)
-    config = replace(preset("fast", size=64), zero_shot_measure=False)
+    # by the samples' Gram targets (the tiny generator's outputs, which "measured" compares, are arbitrary)
+    config = replace(preset("fast", size=64), zero_shot_distance="targets")
     inputs = load_inputs(warm_samples(), content=[portrait])
     style = mixture_start(prepare(tiny_pipe, inputs, config, seed=0), tiny_pipe.styles, config, "zs")
     mix = style.metadata["mix"]
@@ -80,20 +90,38 @@ def test_zero_shot_picks_the_nearest_bank_style(tiny_pipe, portrait):
     assert torch.allclose(style.code, sum(w * codes[n] for n, w in mix.items()), atol=1e-6)
 
 
-def test_zero_shot_style_is_the_default_gram_target_mixture(tiny_pipe, portrait):
+def test_zero_shot_style_is_the_default_mixture(tiny_pipe, portrait):
     style = zero_shot_style(tiny_pipe, warm_samples(), content=[portrait], size=64)
     inputs = load_inputs(warm_samples(), content=[portrait])
     config = preset("fast", size=64)
-    assert not config.zero_shot_measure
+    assert config.zero_shot_distance == "both"
     expected = mixture_start(prepare(tiny_pipe, inputs, config, seed=0), tiny_pipe.styles, config, "zs")
     assert style.metadata["source"] == "zero-shot" and torch.equal(style.code, expected.code)
     assert max(style.metadata["mix"], key=style.metadata["mix"].get) == "warm"
     assert set(style.gram) == {"relu1_2", "relu2_2", "relu3_3"}
 
 
+def test_both_zero_shot_distances_add_the_two_kinds_relative_to_their_best(tiny_pipe, portrait):
+    config = preset("fast", size=64)
+    setup = prepare(tiny_pipe, load_inputs(warm_samples(), content=[portrait]), config, seed=0)
+    bank = tiny_pipe.styles
+    measured = zero_shot_distances(setup, bank, replace(config, zero_shot_distance="measured"))
+    targets = zero_shot_distances(setup, bank, replace(config, zero_shot_distance="targets"))
+    both = zero_shot_distances(setup, bank, config)
+    assert set(both) == set(bank) and measured != targets
+    for name in bank:
+        expected = measured[name] / min(measured.values()) + targets[name] / min(targets.values())
+        assert math.isclose(both[name], expected, rel_tol=1e-9), name
+
+
+def test_unknown_zero_shot_distance_is_a_clear_error():
+    with pytest.raises(ValueError, match="zero_shot_distance must be one of targets, measured, both; got 'nearest'"):
+        LearnConfig(zero_shot_distance="nearest")
+
+
 def test_measured_and_refined_zero_shot_are_convex_mixtures(tiny_pipe, portrait):
     inputs = load_inputs(warm_samples(), content=[portrait])
-    config = replace(preset("fast", size=64), zero_shot_measure=True, zero_shot_steps=2)
+    config = replace(preset("fast", size=64), zero_shot_distance="measured", zero_shot_steps=2)
     style = mixture_start(prepare(tiny_pipe, inputs, config, seed=0), tiny_pipe.styles, config, "zs")
     mix = style.metadata["mix"]
     assert all(w >= 0 for w in mix.values()) and math.isclose(sum(mix.values()), 1.0, rel_tol=1e-6)
