@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from skimage.color import rgb2lab
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from bench_fidelity import delta_e  # noqa: E402
 from looks import LOOKS  # noqa: E402
 
 from pipeline import PersonalStylePipeline  # noqa: E402
@@ -45,12 +45,6 @@ def photo(name: str, side: int) -> Image.Image:
     image = Image.open(ROOT / "weights" / "content" / f"{name}.jpg").convert("RGB")
     image.thumbnail((side, side), Image.Resampling.LANCZOS)
     return image
-
-
-def lab_distance(a: Image.Image, b: Image.Image) -> float:
-    """Mean CIELAB (CIE76) distance of two same-size RGB images."""
-    lab = [rgb2lab(np.asarray(x, dtype=np.float64) / 255) for x in (a, b)]
-    return float(np.linalg.norm(lab[0] - lab[1], axis=2).mean())
 
 
 def main() -> None:
@@ -74,7 +68,7 @@ def main() -> None:
                 mix = style.metadata["mix"]
                 lead = max(mix, key=mix.get)
                 outputs = pipe(portraits, style=style, metrics=False).images
-                r = [lab_distance(o, t) / lab_distance(p, t) for o, t, p in zip(outputs, truths, portraits, strict=True)]
+                r = [delta_e(o, t) / delta_e(p, t) for o, t, p in zip(outputs, truths, portraits, strict=True)]
                 ratios[mode] += r
                 hits[mode] += lead == look
                 cells.append(f"{lead} {mix[lead]:.2f} · {' / '.join(f'{x:.2f}' for x in r)}")
