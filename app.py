@@ -275,7 +275,8 @@ class Handlers:
                     yield self.learned(update, history, session_styles, portrait, session)
                     continue
                 history.append(update)
-                progress((update.step, update.total), desc=learn_status(update, stop.is_set()), unit="steps")
+                if update.total:
+                    progress((update.step, update.total), desc=learn_status(update, stop.is_set()), unit="steps")
                 preview = skip if update.preview is None else self.output(session, update.preview, "preview")
                 yield (preview, "", studio.loss_history(history), *[skip] * 6)
         finally:
@@ -332,6 +333,13 @@ class Handlers:
 
 def learn_status(update: studio.LearnUpdate, stopping: bool = False) -> str:
     """How learning goes (shown with the progress bar: time left, latest losses) or how it ended."""
+    if update.style is not None and not update.total:
+        mix = update.style.metadata.get("zero_shot_mix") or {}
+        parts = ", ".join(f"{weight:.0%} {look}" for look, weight in sorted(mix.items(), key=lambda kv: -kv[1]) if weight >= 0.005)
+        return (
+            f"**{update.style.name}**: instant mix of built-in looks ({parts}) in {update.elapsed:.0f} s. "
+            "Selected in the Stylize tab."
+        )
     if update.style is not None:
         how = "stopped early; kept the best so far" if update.style.metadata.get("cancelled") else "done"
         return (
@@ -425,7 +433,11 @@ def learn_tab() -> SimpleNamespace:
                     after = gr.File(label="After (same order)", **images)
             with gr.Row():
                 name = gr.Textbox(label="Name", value="my-style")
-                quality = gr.Radio(list(studio.QUALITIES), value="fast", label="Quality")
+                quality = gr.Radio(
+                    list(studio.QUALITIES), value="fast", label="Quality",
+                    info="instant: the preview's mix of built-in looks, in seconds (often the closest for colour "
+                    "grades); fast/balanced/best learn a new look (strokes and textures the built-in ones lack)",
+                )
             with gr.Accordion("Advanced", open=False):
                 with gr.Row():
                     steps = gr.Number(0, precision=0, minimum=0, label="Steps (0 = preset)")

@@ -153,7 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("samples", nargs="+", type=Path)
     p.add_argument("--name", required=True)
     p.add_argument("--out", type=Path, required=True, help="style folder to write")
-    p.add_argument("--quality", choices=("fast", "balanced", "best"), default="fast")
+    p.add_argument(
+        "--quality", choices=("instant", "fast", "balanced", "best"), default="fast",
+        help="instant: the nearest mix of built-in looks, no learning steps",
+    )
     p.add_argument("--content", nargs="*", type=Path, help="your own photos to keep content on (optional)")
     p.add_argument("--steps", type=int)
     p.add_argument("--size", type=int)

@@ -107,9 +107,11 @@ class LearnConfig:
     lr_floor: float = 0.1  # cosine decay of every learning rate to this fraction
 
     def __post_init__(self) -> None:
-        for name in ("size", "image_side", "steps", "batch_size", "crops_per_sample", "preview_side", "eval_every"):
+        for name in ("size", "image_side", "batch_size", "crops_per_sample", "preview_side", "eval_every"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"LearnConfig.{name} must be a positive integer, got {getattr(self, name)!r}")
+        if int(self.steps) < 0:
+            raise ValueError(f"LearnConfig.steps must be 0 (the zero-shot start only) or more, got {self.steps!r}")
         if self.size < MIN_SIDE:
             raise ValueError(f"LearnConfig.size must be at least {MIN_SIDE} px, got {self.size}")
         if self.zero_shot_distance not in ZERO_SHOT_DISTANCES:
@@ -120,6 +122,7 @@ class LearnConfig:
 
 
 PRESETS: dict[str, LearnConfig] = {
+    "instant": LearnConfig(steps=0),
     "fast": LearnConfig(),
     "balanced": LearnConfig(size=192, image_side=320, steps=120, adapters=True),
     "best": LearnConfig(size=224, image_side=384, steps=200, adapters=True),
@@ -132,6 +135,9 @@ PRESETS: dict[str, LearnConfig] = {
 # looks: zero_shot_bank.md). Cycle helps a little (Lab 25.3 vs 25.9); adapters lower the Gram
 # distance (10.8 vs 11.2); the adversarial loss did not measurably help (25.9 vs 25.8 Lab, 11.28 vs 11.23 Gram), so
 # no preset turns it on (``LearnConfig(adv_weight=0.05)`` still does).
+# "instant" is the zero-shot start alone (no steps): on colour grades the bank already holds, learning moves away from
+# it (learn.md: teal_orange Lab 4.6 zero-shot vs 34.0 fast), and neither a validation on a withheld sample nor a smaller
+# code learning rate (0.03, 0.01) stopped that (README, "What learning cannot tell"), so the choice is the user's.
 
 
 def preset(quality: str, steps: int | None = None, size: int | None = None) -> LearnConfig:
@@ -861,7 +867,7 @@ def learn(
     )
     metrics, style.previews = metrics_and_previews(setup, style, start, inputs.content, config.preview_side)
     style.metadata = {
-        "source": "learned",
+        "source": "learned" if config.steps else "zero-shot",
         "quality": quality,
         "samples": len(inputs.samples),
         "pairs": len(inputs.pairs),

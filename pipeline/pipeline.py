@@ -277,7 +277,8 @@ class PersonalStylePipeline(DiffusionPipeline):
     ) -> PersonalStyle:
         """Learn a new style from 1–20 ``samples`` (PIL images or paths, 64 px or more) — see ``pipeline/learn.py``.
 
-        ``quality`` picks a preset ("fast": style code only; "balanced"/"best": + adapters and the discriminator);
+        ``quality`` picks a preset ("instant": the zero-shot mix of bank styles, no steps; "fast": the style code;
+        "balanced"/"best": + per-layer adapters, larger crops, more steps);
         ``content`` are photos to restyle while learning (default: the built-in set in ``weights/content``);
         ``pairs`` are (before, after) images of the look, learned with a paired L1 + perceptual loss;
         ``steps``/``size`` override the preset. ``callback(step, total, losses, preview)`` runs at step 0 with the

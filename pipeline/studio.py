@@ -37,7 +37,7 @@ MAX_SIDE = 1024  # stylize: larger inputs are shrunk to this long side first (ke
 THUMB_SIDE = 160  # gallery thumbnails
 MAX_SAMPLES = 20
 MAX_EXTRA = 8  # content selfies and before/after pairs, each
-QUALITIES = ("fast", "balanced", "best")
+QUALITIES = ("instant", "fast", "balanced", "best")
 STYLE_NAME = re.compile(r"^[A-Za-z0-9][\w .-]{0,63}$")
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 

@@ -36,9 +36,9 @@ def stylize(c: Client, image: Path, style: str, **kwargs) -> tuple:
     return c.predict(handle_file(str(image)), style, *args.values(), api_name="/stylize")
 
 
-def learn(c: Client, name: str = "mine") -> tuple:
+def learn(c: Client, name: str = "mine", quality: str = "fast", steps: int = 2) -> tuple:
     samples, content = [handle_file(str(HOPPER))], [handle_file(str(ASTRONAUT))]
-    return c.predict(samples, content, None, None, name, "fast", 2, 64, 0, None, api_name="/learn")
+    return c.predict(samples, content, None, None, name, quality, steps, 64, 0, None, api_name="/learn")
 
 
 def test_stylize_with_a_built_in_style_returns_image_and_metrics(server):
@@ -103,6 +103,16 @@ def test_learn_on_tiny_settings_then_stylize_with_it_in_that_session_only(server
         stylize(someone_else, ASTRONAUT, "mine")
     with pytest.raises(AppError, match="is a built-in style"):
         learn(me, name="warm")
+
+
+def test_instant_quality_keeps_the_preview_mix_as_a_session_style(server):
+    me = client(server)
+    _, status, _, table, *_ = learn(me, name="now", quality="instant", steps=0)
+    assert "**now**: instant mix of built-in looks (" in status and "%" in status
+    zero_shot, learned = ([row[i] for row in table["data"]] for i in (2, 3))
+    assert zero_shot == learned  # no steps: the learned style is the zero-shot start
+    _, metrics, _ = stylize(me, ASTRONAUT, "now")
+    assert len(metrics["data"]) == 4
 
 
 def test_instant_preview_from_the_samples(server):

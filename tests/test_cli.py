@@ -33,3 +33,17 @@ def test_styles_stylize_and_errors(tiny_pipe, portrait, tmp_path):
     assert bad.returncode == 2 and "bad.jpg" in bad.stderr and "Traceback" not in bad.stderr
     missing = run_cli("styles", weights=tmp_path / "nowhere")
     assert missing.returncode == 2 and "nowhere" in missing.stderr
+
+
+def test_learn_instant_writes_the_zero_shot_style(tiny_pipe, portrait, tmp_path):
+    tiny_pipe.save_pretrained(tmp_path / "w")
+    portrait.resize((96, 96)).save(tmp_path / "sample.png")
+    done = run_cli("learn", str(tmp_path / "sample.png"), "--content", str(tmp_path / "sample.png"), "--name", "now",
+                   "--out", str(tmp_path / "now"), "--quality", "instant", "--size", "64", weights=tmp_path / "w")
+    assert done.returncode == 0, done.stderr
+    meta = json.loads((tmp_path / "now" / "style.json").read_text())
+    assert meta["name"] == "now" and meta["quality"] == "instant" and meta["steps"] == 0 and meta["zero_shot_mix"]
+    assert "saved" in done.stdout and "zero_shot_style_loss" in done.stdout
+    listed = run_cli("stylize", str(tmp_path / "sample.png"), "--style", str(tmp_path / "now"), "-o",
+                     str(tmp_path / "out"), weights=tmp_path / "w")
+    assert listed.returncode == 0, listed.stderr

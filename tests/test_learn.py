@@ -114,6 +114,27 @@ def test_both_zero_shot_distances_add_the_two_kinds_relative_to_their_best(tiny_
         assert math.isclose(both[name], expected, rel_tol=1e-9), name
 
 
+def test_instant_quality_is_the_zero_shot_start_without_steps(tiny_pipe, portrait):
+    calls = []
+    style = tiny_pipe.learn_style(
+        warm_samples(), quality="instant", size=64, content=[portrait], name="now",
+        callback=lambda step, total, losses, preview: calls.append((step, total, preview is not None)),
+    )
+    expected = zero_shot_style(tiny_pipe, warm_samples(), content=[portrait], size=64)
+    assert torch.equal(style.code, expected.code) and style.norm_delta is None and style.name == "now"
+    meta = style.metadata
+    assert meta["source"] == "zero-shot" and meta["quality"] == "instant" and meta["steps"] == 0
+    assert [h["step"] for h in meta["history"]] == [0] and calls == [(0, 0, True)]
+    assert meta["zero_shot_mix"] == expected.metadata["mix"]
+    assert meta["metrics"]["style_loss"] == meta["metrics"]["zero_shot_style_loss"]
+    assert meta["metrics"]["style_loss"] != meta["metrics"]["input_style_loss"]
+
+
+def test_negative_steps_are_a_clear_error():
+    with pytest.raises(ValueError, match="LearnConfig.steps must be 0 .* or more, got -1"):
+        LearnConfig(steps=-1)
+
+
 def test_unknown_zero_shot_distance_is_a_clear_error():
     with pytest.raises(ValueError, match="zero_shot_distance must be one of targets, measured, both; got 'nearest'"):
         LearnConfig(zero_shot_distance="nearest")
@@ -184,7 +205,7 @@ def bad_inputs() -> dict[str, tuple[dict, type[Exception], str]]:
             "pair 1: before is 80x80 but after is 80x160",
         ),
         "non-image in a pair": ({"samples": [ok], "pairs": [(ok, b"junk")]}, ImageError, "pair 1 after: "),
-        "unknown quality": ({"samples": [ok], "quality": "ultra"}, ValueError, "quality must be one of fast, balanced"),
+        "unknown quality": ({"samples": [ok], "quality": "ultra"}, ValueError, "quality must be one of instant, fast, balanced, best; got 'ultra'"),
         "zero steps": ({"samples": [ok], "steps": 0}, ValueError, "steps must be a positive integer"),
         "small size": ({"samples": [ok], "size": 32}, ValueError, "size must be an integer of at least 64"),
         "empty content": ({"samples": [ok], "content": []}, ValueError, "at least one content"),
