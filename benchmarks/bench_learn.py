@@ -118,6 +118,16 @@ LOOKS = {  # name: (kind, in the pretraining bank, function)
     "riso_duotone": ("filter chain", False, riso_duotone),
     "crosshatch": ("texture", False, crosshatch),
 }
+MORE_LOOKS = {  # the rest of the pretraining bank's procedural looks: by name with --looks, not run by default
+    "noir": ("colour grade", True, looks.noir),
+    "sepia": ("colour grade", True, looks.sepia),
+    "pastel": ("colour grade", True, looks.pastel),
+    "cartoon": ("filter chain", True, looks.cartoon),
+    "watercolor": ("filter chain", True, looks.watercolor),
+    "stained_glass": ("texture", True, looks.stained_glass),
+    "neon": ("filter chain", True, looks.neon),
+}
+ALL_LOOKS = {**LOOKS, **MORE_LOOKS}
 
 
 # --- data ----------------------------------------------------------------------------------------------------
@@ -233,7 +243,7 @@ class Look:
 
 
 def make_look(name: str, held_out: int) -> Look:
-    f = LOOKS[name][2]
+    f = ALL_LOOKS[name][2]
     originals = [photo(p) for p in SAMPLE_PHOTOS]
     photos = [photo(p) for p in HELD_OUT[:held_out]]
     content = [photo(p) for p in LEARN_CONTENT]
@@ -325,7 +335,7 @@ def ablation(pipe, look: Look, args: argparse.Namespace) -> dict:
 # --- the fast-preset probe (own process: clean peak RSS) ------------------------------------------------------
 def fast_probe(weights: Path, look: str, size: int | None) -> dict:
     pipe = PersonalStylePipeline.from_pretrained(weights)
-    samples = [LOOKS[look][2](photo(p)) for p in SAMPLE_PHOTOS]
+    samples = [ALL_LOOKS[look][2](photo(p)) for p in SAMPLE_PHOTOS]
     started = time.perf_counter()
     style = pipe.learn_style(samples, quality="fast", size=size)
     seconds = time.perf_counter() - started
@@ -425,7 +435,7 @@ def markdown(results: dict, probe: dict | None, args: argparse.Namespace, runs_i
             lines += [f"## {title} (mean over looks)", "", *HEADER, *table_rows(mean_over_looks(results, prefix)), ""]
     lines += ["## Per look", ""]
     for look, per_method in results.items():
-        kind, in_bank, _ = LOOKS[look]
+        kind, in_bank, _ = ALL_LOOKS[look]
         lines += [f"### {look} ({kind}, {'in' if in_bank else 'not in'} the pretraining bank)", "", *HEADER]
         lines += [*table_rows(per_method), ""]
     return "\n".join(lines) + "\n"

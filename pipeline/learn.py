@@ -13,7 +13,9 @@ colour-moment loss (per-channel mean/std) that anchors exposure; relative relu2_
 with differentiable augmentation (Zhao et al. 2020); and, with before/after ``pairs``, a paired reconstruction
 loss (L1 + relative perceptual). The zero-shot code is a non-negative mixture of bank codes whose weights come
 from a softmax over the samples' relative Gram distance to each bank style (optionally refined by a few
-gradient steps on the mixture logits).
+gradient steps on the mixture logits). The loop returns the validated state (the zero-shot start included) that
+scores best against samples it never fitted: from three samples up, a fifth of them (at least one) is withheld from
+its targets for that.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ MAX_SAMPLES = 20
 MAX_CONTENT = 50
 MIN_SIDE = 64
 MAX_RECOVERIES = 3
+MIN_TO_WITHHOLD = 3  # fewer samples than this: validation uses the loop's own targets
 ZERO_SHOT_DISTANCES = ("targets", "measured", "both")
 CONTENT_DIR = Path(__file__).resolve().parents[1] / "weights" / "content"
 Callback = Callable[[int, int, dict[str, float], "Image.Image | None"], "bool | None"]
@@ -104,12 +107,18 @@ class LearnConfig:
     preview_every: int = 10
     preview_side: int = 128
     eval_every: int = 10  # steps between validations on fixed crops (the best validated state is returned)
+    # share of the samples (the last ones; at least one, from MIN_TO_WITHHOLD samples up) kept out of the loop's
+    # targets: validation scores the states against them, so the kept state is the one that generalises to samples
+    # the loop never fitted (the zero-shot start included); 0 validates against the loop's own targets
+    holdout: float = 0.2
     lr_floor: float = 0.1  # cosine decay of every learning rate to this fraction
 
     def __post_init__(self) -> None:
         for name in ("size", "image_side", "batch_size", "crops_per_sample", "preview_side", "eval_every"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"LearnConfig.{name} must be a positive integer, got {getattr(self, name)!r}")
+        if not 0.0 <= float(self.holdout) < 1.0:
+            raise ValueError(f"LearnConfig.holdout must be in [0, 1), got {self.holdout!r}")
         if int(self.steps) < 0:
             raise ValueError(f"LearnConfig.steps must be 0 (the zero-shot start only) or more, got {self.steps!r}")
         if self.size < MIN_SIDE:
@@ -135,9 +144,12 @@ PRESETS: dict[str, LearnConfig] = {
 # looks: zero_shot_bank.md). Cycle helps a little (Lab 25.3 vs 25.9); adapters lower the Gram
 # distance (10.8 vs 11.2); the adversarial loss did not measurably help (25.9 vs 25.8 Lab, 11.28 vs 11.23 Gram), so
 # no preset turns it on (``LearnConfig(adv_weight=0.05)`` still does).
-# "instant" is the zero-shot start alone (no steps): on colour grades the bank already holds, learning moves away from
-# it (learn.md: teal_orange Lab 4.6 zero-shot vs 34.0 fast), and neither a validation on a withheld sample nor a smaller
-# code learning rate (0.03, 0.01) stopped that (README, "What learning cannot tell"), so the choice is the user's.
+# "instant" is the zero-shot start alone (no steps). On looks the bank already holds, learning moves away from it
+# (learn_trajectory_bank.md: seven more bank looks, Lab 14.9 zero-shot vs 25.0 after the fast steps), and on those
+# neither the withheld-sample validation (26.6) nor a smaller code learning rate stops it; it helps where the bank
+# has no close look (crosshatch, riso_duotone, pencil). Nothing the samples give separates the two cases yet, so the
+# choice is the user's. ``holdout`` (learn_trajectory.md, six looks: Lab 19.3 kept by one withheld sample vs 26.1
+# by the loop's own targets; on the seven bank looks 26.6 vs 25.0) keeps the start where the grades drift away.
 
 
 def preset(quality: str, steps: int | None = None, size: int | None = None) -> LearnConfig:
@@ -332,18 +344,32 @@ def weighted_objective(losses: dict[str, torch.Tensor], config: LearnConfig) -> 
 
 
 @torch.no_grad()
-def sample_gram_targets(
+def per_sample_grams(
     loss_net: LossNet, samples: list[torch.Tensor], rng: random.Random, config: LearnConfig
-) -> dict[str, torch.Tensor]:
-    """Mean Gram matrix per tap over random crops of every (3, H, W) sample at every scale -> ``{tap: (C, C)}``."""
+) -> list[dict[str, torch.Tensor]]:
+    """Per (3, H, W) sample: its mean Gram matrix per tap over random crops at every scale -> ``{tap: (C, C)}``."""
     device = next(loss_net.parameters()).device
-    grams: dict[str, list[torch.Tensor]] = {t: [] for t in STYLE_TAPS}
+    out = []
     for sample in samples:
+        grams: dict[str, list[torch.Tensor]] = {t: [] for t in STYLE_TAPS}
         for scale in config.style_scales:
             crops = torch.stack([sample_crop(sample, config.size, rng, scale) for _ in range(config.crops_per_sample)])
             for tap, feats in loss_net(crops.to(device), STYLE_TAPS).items():
                 grams[tap].append(gram_matrix(feats.float()).mean(0))
-    return {t: torch.stack(g).mean(0) for t, g in grams.items()}
+        out.append({t: torch.stack(g).mean(0) for t, g in grams.items()})
+    return out
+
+
+def mean_grams(grams: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Tap-wise mean of per-sample Gram targets."""
+    return {t: torch.stack([g[t] for g in grams]).mean(0) for t in grams[0]}
+
+
+def withheld_count(samples: int, holdout: float) -> int:
+    """How many of ``samples`` validation withholds from the loop's targets (the last ones)."""
+    if samples < MIN_TO_WITHHOLD or holdout <= 0:
+        return 0
+    return min(samples - 1, max(1, round(samples * holdout)))
 
 
 def bank_distances(targets: dict[str, torch.Tensor], bank: dict[str, PersonalStyle]) -> dict[str, float]:
@@ -504,10 +530,12 @@ class LearnSetup:
     accelerator: Accelerator
     generator: Generator  # a frozen copy
     loss_net: LossNet
-    samples: list[torch.Tensor]  # (3, H, W) each, shrunk to config.image_side, never enlarged (texture scale)
+    samples: list[torch.Tensor]  # the loop's samples (3, H, W), shrunk to config.image_side, never enlarged
     content: list[torch.Tensor]  # (3, H, W) each
     pairs: list[torch.Tensor]  # (6, H, W) each: before and after stacked on channels, fitted like the samples
-    targets: StyleTargets
+    targets: StyleTargets  # of all samples: the zero-shot start, metrics and the style's Gram targets
+    train_targets: StyleTargets  # of the samples the loop fits (all but the withheld ones)
+    validation_targets: StyleTargets  # of the withheld samples (the loop's own targets when none is withheld)
     eval_batch: torch.Tensor  # (B, 3, S, S) fixed content crops for zero-shot, validation, previews and metrics
     eval_pair: torch.Tensor | None  # (1, 6, S, S) centre crop of the first (before, after) pair, for validation
     photo_code: torch.Tensor  # (code_dim,)
@@ -522,25 +550,36 @@ class LearnSetup:
 
 
 def prepare(pipe: PersonalStylePipeline, inputs: LearnInputs, config: LearnConfig, seed: int) -> LearnSetup:
-    """Copy the generator, fit the images to the learning scale and compute the samples' Gram targets."""
+    """Copy the generator, fit the images to the learning scale and compute the samples' Gram targets (all of
+    them, the loop's and the withheld ones')."""
     accelerator = get_accelerator()
     device = accelerator.device
     loss_net = _loss_net_on(pipe, device)
     fit = lambda image: fit_image(image, config.image_side, MIN_SIDE)  # noqa: E731
     samples = [fit(s) for s in inputs.samples]
-    gram = sample_gram_targets(loss_net, samples, random.Random(seed), config)
-    color = color_moments(torch.cat([s.flatten(1) for s in samples], 1)[None, :, :, None])[0].to(device)
-    pairs = [torch.cat([fit(before), fit(after)]) for before, after in inputs.pairs]
+    grams = per_sample_grams(loss_net, samples, random.Random(seed), config)
     content = [fit_image(c, config.image_side, config.size) for c in inputs.content]
     reference = color_moments(torch.cat([c.flatten(1) for c in content], 1)[None, :, :, None])[0].to(device)
+
+    def targets_of(indices: range) -> StyleTargets:
+        pixels = torch.cat([samples[i].flatten(1) for i in indices], 1)[None, :, :, None]
+        return StyleTargets(mean_grams([grams[i] for i in indices]), color_moments(pixels)[0].to(device), reference)
+
+    kept = len(samples) - withheld_count(len(samples), config.holdout)
+    targets = targets_of(range(len(samples)))
+    train_targets = targets_of(range(kept)) if kept < len(samples) else targets
+    validation_targets = targets_of(range(kept, len(samples))) if kept < len(samples) else targets
+    pairs = [torch.cat([fit(before), fit(after)]) for before, after in inputs.pairs]
     return LearnSetup(
         accelerator=accelerator,
         generator=_frozen_copy(pipe.generator, device),
         loss_net=loss_net,
-        samples=samples,
+        samples=samples[:kept],
         content=content,
         pairs=pairs,
-        targets=StyleTargets(gram, color, reference),
+        targets=targets,
+        train_targets=train_targets,
+        validation_targets=validation_targets,
         eval_batch=_eval_content(inputs.content, config, device),
         eval_pair=center_crop(pairs[0], min(config.size, *pairs[0].shape[1:]))[None].to(device) if pairs else None,
         photo_code=pipe.photo_style().code.to(device),
@@ -658,15 +697,18 @@ def pair_loss(setup: LearnSetup, state: LoopState, before: torch.Tensor, after: 
     return (restyled.float() - after).abs().mean() + perceptual
 
 
-def core_losses(setup: LearnSetup, state: LoopState, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """:func:`style_terms` of G(x) for content crops ``x`` (B, 3, S, S); returns (losses, G(x) in fp32)."""
+def core_losses(
+    setup: LearnSetup, state: LoopState, x: torch.Tensor, targets: StyleTargets
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """:func:`style_terms` of G(x) for content crops ``x`` (B, 3, S, S) against ``targets``; returns (losses, G(x)
+    in fp32)."""
     with setup.accelerator.autocast():
         y = setup.generator(x, state.code[None], state.delta)
         feats = setup.loss_net(y, STYLE_TAPS)
         with torch.no_grad():
             x_content = setup.loss_net(x, (CONTENT_TAP,))[CONTENT_TAP]
     y = y.float()
-    return style_terms(y, {t: f.float() for t, f in feats.items()}, x_content.float(), setup.targets, x), y
+    return style_terms(y, {t: f.float() for t, f in feats.items()}, x_content.float(), targets, x), y
 
 
 def generator_losses(
@@ -674,7 +716,7 @@ def generator_losses(
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """One step's generator losses (adversarial excluded) and the stylised content (B, 3, S, S)."""
     x = batch["content"]
-    losses, y = core_losses(setup, state, x)
+    losses, y = core_losses(setup, state, x, setup.train_targets)
     if config.cycle_weight and step % config.cycle_every == 0:
         with setup.accelerator.autocast():
             back = setup.generator(y, setup.photo_code[None])
@@ -688,8 +730,9 @@ def generator_losses(
 
 @torch.no_grad()
 def validation_objective(setup: LearnSetup, state: LoopState, config: LearnConfig) -> float:
-    """The objective's deterministic terms (style, content, colour, TV, pair, adapter) on the fixed crops."""
-    losses, _ = core_losses(setup, state, setup.eval_batch)
+    """The objective's deterministic terms (style, content, colour, TV, pair, adapter) on the fixed crops, against
+    the withheld samples' targets (the loop's own when none is withheld)."""
+    losses, _ = core_losses(setup, state, setup.eval_batch, setup.validation_targets)
     if setup.eval_pair is not None:
         losses["pair"] = pair_loss(setup, state, setup.eval_pair[:, :3], setup.eval_pair[:, 3:])
     if state.norm_delta is not None:
@@ -845,7 +888,8 @@ def learn(
     after every step (``preview`` is a small PIL image every ``preview_every`` steps and at the end, else None);
     returning True stops early. Non-finite losses or
     gradients restore the best state and halve the learning rates; a fourth failure ends the run. The state with
-    the lowest validation objective (fixed crops; the zero-shot start included) is returned. Deterministic for a
+    the lowest validation objective (fixed crops, scored against the samples withheld from the loop's targets by
+    ``config.holdout``; the zero-shot start included) is returned. Deterministic for a
     given seed on CPU.
     """
     started = time.perf_counter()
@@ -870,6 +914,7 @@ def learn(
         "source": "learned" if config.steps else "zero-shot",
         "quality": quality,
         "samples": len(inputs.samples),
+        "withheld": len(inputs.samples) - len(setup.samples),
         "pairs": len(inputs.pairs),
         "content": "built-in" if inputs.builtin_content else len(inputs.content),
         "steps": sum(1 for h in history if h["step"] and "recovered" not in h),

@@ -15,11 +15,14 @@ from pipeline import ImageError, PersonalStyle
 from pipeline.learn import (
     PRESETS,
     LearnConfig,
+    init_state,
     learn,
     load_inputs,
     mixture_start,
     prepare,
     preset,
+    validation_objective,
+    withheld_count,
     zero_shot_distances,
     zero_shot_style,
 )
@@ -130,9 +133,41 @@ def test_instant_quality_is_the_zero_shot_start_without_steps(tiny_pipe, portrai
     assert meta["metrics"]["style_loss"] != meta["metrics"]["input_style_loss"]
 
 
+def test_validation_withholds_a_fifth_of_the_samples_from_three_up():
+    assert [withheld_count(n, 0.2) for n in (1, 2, 3, 5, 10, 20)] == [0, 0, 1, 1, 2, 4]
+    assert withheld_count(5, 0.0) == 0 and withheld_count(3, 0.9) == 2  # always one left to fit
+
+
+def test_the_loop_fits_the_first_samples_and_validates_on_the_withheld_one(tiny_pipe, portrait):
+    warm, cool = warm_samples(4), Image.new("RGB", (90, 72), (40, 90, 220))
+    inputs = load_inputs([*warm, cool], content=[portrait])
+    setup = prepare(tiny_pipe, inputs, tiny_config(), seed=0)
+    assert len(setup.samples) == 4
+    for tap, all_five in setup.targets.gram.items():  # per-sample means: all = (4 fitted + 1 withheld) / 5
+        mixed = (4 * setup.train_targets.gram[tap] + setup.validation_targets.gram[tap]) / 5
+        assert torch.allclose(all_five, mixed, rtol=1e-5, atol=1e-7), tap
+    assert setup.validation_targets.color[:3].argmax() == 2 and setup.train_targets.color[:3].argmax() == 0
+    same = prepare(tiny_pipe, inputs, tiny_config(holdout=0.0), seed=0)
+    assert len(same.samples) == 5 and same.train_targets is same.validation_targets is same.targets
+    # the zero-shot start sees every sample either way; only what validation scores against differs
+    style = learn(tiny_pipe, inputs, tiny_config(steps=1))
+    in_sample = learn(tiny_pipe, inputs, tiny_config(steps=1, holdout=0.0))
+    assert style.metadata["withheld"] == 1 and in_sample.metadata["withheld"] == 0
+    assert style.metadata["zero_shot_mix"] == in_sample.metadata["zero_shot_mix"]
+    start = mixture_start(setup, tiny_pipe.styles, tiny_config(), "zs")
+    state = init_state(tiny_pipe, setup, start, tiny_config(), 0)
+    assert style.metadata["history"][0]["validation"] == pytest.approx(validation_objective(setup, state, tiny_config()))
+    assert style.metadata["history"][0]["validation"] != in_sample.metadata["history"][0]["validation"]
+
+
 def test_negative_steps_are_a_clear_error():
     with pytest.raises(ValueError, match="LearnConfig.steps must be 0 .* or more, got -1"):
         LearnConfig(steps=-1)
+
+
+def test_holdout_out_of_range_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"LearnConfig.holdout must be in \[0, 1\), got 1.0"):
+        LearnConfig(holdout=1.0)
 
 
 def test_unknown_zero_shot_distance_is_a_clear_error():

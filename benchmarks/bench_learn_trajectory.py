@@ -1,0 +1,175 @@
+"""Where the "fast" learning loop goes, checkpoint by checkpoint, against ground truth: can anything the user has
+(the samples) tell the learned state from its zero-shot start?
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_learn_trajectory.py --looks teal_orange,pencil,halftone --name traj_a
+    OMP_NUM_THREADS=1 python benchmarks/bench_learn_trajectory.py --looks cross_process,riso_duotone,crosshatch \\
+        --name traj_b
+    python benchmarks/bench_learn_trajectory.py --merge traj_a,traj_b --name learn_trajectory
+
+Same looks, samples, held-out portraits and learning content as ``bench_learn.py``. Every variant starts from the
+zero-shot mix of all five samples and runs the fast preset's 60 steps; every 10 steps it records the ground-truth
+Lab distance of the stylised held-out portraits to f(portrait) and the validation objective (fixed content crops)
+against the training samples' targets ("in-sample", what ``learn`` selects by) and, where one sample is withheld
+from training, against that sample's targets ("withheld"). Variants: the fast preset; the fast preset trained on
+four samples with the fifth withheld for validation; the fast preset with smaller code learning rates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_learn as bl  # noqa: E402
+
+from pipeline import PersonalStyle, PersonalStylePipeline  # noqa: E402
+from pipeline.learn import (  # noqa: E402
+    LearnSetup,
+    _set_lr,
+    backward_step,
+    init_state,
+    load_inputs,
+    mixture_start,
+    prepare,
+    preset,
+    validation_objective,
+)
+
+VARIANTS = {  # label: (code_lr, index of the withheld sample or None)
+    "fast": (0.1, None),
+    "fast + sample 5 withheld for validation": (0.1, 4),
+    "fast + code lr 0.03": (0.03, None),
+    "fast + code lr 0.01": (0.01, None),
+}
+EVERY = 10
+
+
+def trajectory(
+    pipe: PersonalStylePipeline, look: bl.Look, start: PersonalStyle, code_lr: float, withheld: int | None
+) -> list[dict[str, float]]:
+    """Checkpoints {step, lab, in_sample[, withheld]} every EVERY steps of the fast loop from ``start``."""
+    config = replace(preset("fast"), code_lr=code_lr, holdout=0.0)  # this function withholds (or not) itself
+    train = [s for i, s in enumerate(look.samples) if i != withheld]
+    setup = prepare(pipe, load_inputs(train, content=look.content), config, seed=0)
+    checks: dict[str, LearnSetup] = {"in_sample": setup}
+    if withheld is not None:
+        held = prepare(pipe, load_inputs([look.samples[withheld]], content=look.content), config, seed=0)
+        checks["withheld"] = replace(setup, validation_targets=held.targets)
+    state = init_state(pipe, setup, start, config, seed=0)
+    points = []
+
+    def checkpoint(step: int) -> None:
+        style = PersonalStyle("checkpoint", state.code.detach().cpu(), None, {})
+        lab = bl.mean_scores(pipe, bl.ours(pipe, style, look.held_out), look.truths)["lab"]
+        points.append({"step": step, "lab": lab, **{k: validation_objective(s, state, config) for k, s in checks.items()}})
+
+    checkpoint(0)
+    for step in range(config.steps):
+        _set_lr(state, step, config)
+        if backward_step(setup, state, config, step) is not None:
+            state.optimizer.step()
+        if (step + 1) % EVERY == 0:
+            checkpoint(step + 1)
+    return points
+
+
+def run(args: argparse.Namespace) -> dict:
+    torch.manual_seed(0)
+    pipe = PersonalStylePipeline.from_pretrained(args.weights)
+    results = {}
+    for name in args.looks:
+        started = time.perf_counter()
+        look = bl.make_look(name, args.held_out)
+        setup = prepare(pipe, load_inputs(look.samples, content=look.content), replace(preset("fast"), holdout=0.0), 0)
+        start = mixture_start(setup, pipe.styles, preset("fast"), "zero-shot")
+        results[name] = {label: trajectory(pipe, look, start, *VARIANTS[label]) for label in args.variants}
+        print(f"{name}: {time.perf_counter() - started:.0f} s", flush=True)
+    return results
+
+
+def selected(points: list[dict[str, float]], by: str) -> dict[str, float]:
+    """The checkpoint with the lowest ``by`` objective (the start included), as ``learn`` keeps it."""
+    return min(points, key=lambda p: p[by])
+
+
+def markdown(results: dict, runs: list[dict]) -> str:
+    info = "; ".join(
+        f"run {r['name']} ({', '.join(r['looks'])}): torch threads {r['threads']}, {r['minutes']:.1f} min" for r in runs
+    )
+    lines = [
+        "# Learning trajectories against ground truth",
+        "",
+        f"`python benchmarks/bench_learn_trajectory.py {' '.join(sys.argv[1:])}` — {info}. Weights `weights/`.",
+        "",
+        f"Looks, samples (f of {', '.join(bl.SAMPLE_PHOTOS)}), held-out portraits and learning content as in "
+        "`learn.md`. Lab: mean CIELAB distance (|Δmean| + |Δstd|) of the stylised held-out portraits to the ground "
+        f"truth, lower is better; the objective is `learn`'s validation objective, every {EVERY} steps.",
+        "",
+        "## Which state each rule keeps (Lab ↓, mean over looks)",
+        "",
+        "| variant | zero-shot start | kept by the in-sample objective (what `learn` returns) | kept by the withheld "
+        "sample | last step | best checkpoint (needs the ground truth) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for label in dict.fromkeys(label for variants in results.values() for label in variants):
+        rows = [results[look][label] for look in results if label in results[look]]
+        cells = [np.mean([r[0]["lab"] for r in rows]), np.mean([selected(r, "in_sample")["lab"] for r in rows])]
+        held = [selected(r, "withheld")["lab"] for r in rows if "withheld" in r[0]]
+        cells += [np.mean(held) if held else None, np.mean([r[-1]["lab"] for r in rows])]
+        cells.append(np.mean([min(p["lab"] for p in r) for r in rows]))
+        lines.append(f"| {label} | " + " | ".join("–" if c is None else f"{c:.1f}" for c in cells) + " |")
+    lines += ["", "## Per look: Lab · in-sample objective (· withheld-sample objective) at each checkpoint", ""]
+    steps = [p["step"] for p in next(iter(next(iter(results.values())).values()))]
+    lines += ["| look | variant | " + " | ".join(f"step {s}" for s in steps) + " |"]
+    lines += ["| --- | --- | " + " | ".join("---" for _ in steps) + " |"]
+    for look, variants in results.items():
+        for label, points in variants.items():
+            cells = [
+                f"{p['lab']:.1f} · {p['in_sample']:.2f}" + (f" · {p['withheld']:.2f}" if "withheld" in p else "")
+                for p in points
+            ]
+            lines.append(f"| {look} | {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", type=Path, default=ROOT / "weights")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--name", default="learn_trajectory")
+    parser.add_argument("--looks", default=",".join(bl.LOOKS))
+    parser.add_argument("--held-out", type=int, default=2)
+    parser.add_argument("--variants", default="", help="comma-separated labels from VARIANTS (default: all)")
+    parser.add_argument("--merge", default="", help="comma-separated result stems in --out to merge into --name")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.merge:
+        parts = [json.loads((args.out / f"{stem}.json").read_text()) for stem in args.merge.split(",")]
+        results = {look: v for part in parts for look, v in part["results"].items()}
+        runs = [{**part["run"], "looks": list(part["results"])} for part in parts]
+    else:
+        args.looks = [name.strip() for name in args.looks.split(",") if name.strip()]
+        unknown = [name for name in args.looks if name not in bl.ALL_LOOKS]
+        if unknown:
+            parser.error(f"unknown look(s) {', '.join(unknown)}; choose from {', '.join(bl.ALL_LOOKS)}")
+        args.variants = [v for v in VARIANTS if not args.variants or v in args.variants.split(",")]
+        started = time.perf_counter()
+        results = run(args)
+        minutes = (time.perf_counter() - started) / 60
+        runs = [{"name": args.name, "threads": torch.get_num_threads(), "minutes": minutes, "looks": list(results)}]
+        (args.out / f"{args.name}.json").write_text(json.dumps({"run": runs[0], "results": results}, indent=1))
+    (args.out / f"{args.name}.md").write_text(markdown(results, runs))
+    print((args.out / f"{args.name}.md").read_text())
+
+
+if __name__ == "__main__":
+    main()
