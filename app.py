@@ -341,10 +341,19 @@ def learn_status(update: studio.LearnUpdate, stopping: bool = False) -> str:
             "Selected in the Stylize tab."
         )
     if update.style is not None:
-        how = "stopped early; kept the best so far" if update.style.metadata.get("cancelled") else "done"
+        meta = update.style.metadata
+        how = "stopped early; kept the best so far" if meta.get("cancelled") else "done"
+        kept = meta.get("kept_step")
+        judge = "the withheld sample" if meta.get("withheld") else "your samples"
+        if kept == 0:
+            kept_text = f" No step scored better on {judge} than the instant preview, so that is what you get."
+        elif kept is not None and kept != update.step:
+            kept_text = f" Kept step {kept}, the best on {judge}."
+        else:
+            kept_text = ""
         return (
-            f"**{update.style.name}**: {how} after {update.step}/{update.total} steps in {update.elapsed:.0f} s. "
-            "Selected in the Stylize tab."
+            f"**{update.style.name}**: {how} after {update.step}/{update.total} steps in {update.elapsed:.0f} s."
+            f"{kept_text} Selected in the Stylize tab."
         )
     if stopping:
         return "Stopping after this step…"

@@ -601,6 +601,7 @@ class LoopState:
     d_optimizer: torch.optim.Optimizer | None = None
     best: dict[str, Any] = field(default_factory=dict)
     best_objective: float = math.inf
+    best_step: int = 0  # the step the best state is from (0: the zero-shot start)
     recoveries: int = 0
 
     @property
@@ -608,8 +609,8 @@ class LoopState:
         """(1, norm_params) adapter for the generator, or None."""
         return None if self.norm_delta is None else self.norm_delta[None]
 
-    def snapshot(self, objective: float) -> None:
-        self.best_objective = objective
+    def snapshot(self, objective: float, step: int = 0) -> None:
+        self.best_objective, self.best_step = objective, step
         self.best = {
             "code": self.code.detach().clone(),
             "norm_delta": None if self.norm_delta is None else self.norm_delta.detach().clone(),
@@ -813,10 +814,10 @@ def run_loop(
         if callback(0, config.steps, {"validation": state.best_objective}, preview) is True:
             return history, True
 
-    def validate() -> float:
+    def validate(step: int) -> float:
         value = validation_objective(setup, state, config)
         if value < state.best_objective:
-            state.snapshot(value)
+            state.snapshot(value, step)
         return value
 
     for step in range(config.steps):
@@ -834,7 +835,7 @@ def run_loop(
             record["d"] = float(discriminator_step(setup, state, stylized, config))
         last = step + 1 == config.steps
         if last or (step + 1) % config.eval_every == 0:
-            record["validation"] = validate()
+            record["validation"] = validate(step + 1)
         history.append({"step": step + 1, **{k: round(v, 6) for k, v in record.items()}, "lr": lr})
         if callback is not None:
             preview = None
@@ -842,7 +843,7 @@ def run_loop(
                 preview = tensor_to_pil(stylize(setup, setup.eval_batch[:1], state.code, state.norm_delta).cpu())
             if callback(step + 1, config.steps, record, preview) is True:
                 if "validation" not in record:
-                    validate()
+                    validate(step + 1)
                 return history, True
     return history, False
 
@@ -918,6 +919,7 @@ def learn(
         "pairs": len(inputs.pairs),
         "content": "built-in" if inputs.builtin_content else len(inputs.content),
         "steps": sum(1 for h in history if h["step"] and "recovered" not in h),
+        "kept_step": state.best_step,  # 0: no validated step beat the zero-shot start
         "seconds": round(time.perf_counter() - started, 2),
         "zero_shot_seconds": round(zero_shot_seconds, 2),
         "device": str(setup.device),

@@ -115,6 +115,24 @@ def test_instant_quality_keeps_the_preview_mix_as_a_session_style(server):
     assert len(metrics["data"]) == 4
 
 
+@pytest.mark.parametrize(
+    ("meta", "said"),
+    [
+        ({"kept_step": 0, "withheld": 1}, "No step scored better on the withheld sample than the instant preview"),
+        ({"kept_step": 0, "withheld": 0}, "No step scored better on your samples than the instant preview"),
+        ({"kept_step": 40, "withheld": 1}, "Kept step 40, the best on the withheld sample."),
+        ({"kept_step": 60, "withheld": 1}, "done after 60/60 steps in 35 s. Selected"),
+    ],
+)
+def test_learn_status_says_which_state_was_kept(meta, said):
+    import torch
+
+    from pipeline import PersonalStyle, studio
+
+    style = PersonalStyle("mine", torch.zeros(8), metadata={"history": [], **meta})
+    assert said in app.learn_status(studio.LearnUpdate(60, 60, {}, None, 35.0, style=style))
+
+
 def test_instant_preview_from_the_samples(server):
     preview = client(server).predict([handle_file(str(HOPPER))], None, None, api_name="/preview")
     assert Image.open(preview["path"]).size == Image.open(ASTRONAUT).size  # shown on the sample portrait

@@ -76,8 +76,10 @@ def test_same_seed_same_style_other_seed_other_style(tiny_pipe, portrait):
 def test_learning_lowers_the_objective_and_gram_loss_below_zero_shot(tiny_pipe, portrait):
     config = tiny_config(steps=20, code_lr=0.3, cycle_weight=0.0, eval_every=5)
     style = learn(tiny_pipe, load_inputs(warm_samples(), content=[portrait]), config)
-    validation = [h["validation"] for h in style.metadata["history"] if "validation" in h]
+    validated = {h["step"]: h["validation"] for h in style.metadata["history"] if "validation" in h}
+    validation = list(validated.values())
     assert len(validation) == 5 and validation[-1] < 0.95 * validation[0]  # step 0 is the zero-shot start
+    assert style.metadata["kept_step"] == min(validated, key=validated.get) > 0
     metrics = style.metadata["metrics"]
     assert sum(metrics["style_loss"].values()) < sum(metrics["zero_shot_style_loss"].values()), metrics
 
