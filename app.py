@@ -344,7 +344,8 @@ def learn_status(update: studio.LearnUpdate, stopping: bool = False) -> str:
         meta = update.style.metadata
         how = "stopped early; kept the best so far" if meta.get("cancelled") else "done"
         kept = meta.get("kept_step")
-        judge = "the withheld sample" if meta.get("withheld") else "your samples"
+        withheld = meta.get("withheld") or 0
+        judge = {0: "your samples", 1: "the withheld sample"}.get(withheld, f"the {withheld} withheld samples")
         if kept == 0:
             kept_text = f" No step scored better on {judge} than the instant preview, so that is what you get."
         elif kept is not None and kept != update.step:

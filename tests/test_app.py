@@ -121,6 +121,7 @@ def test_instant_quality_keeps_the_preview_mix_as_a_session_style(server):
         ({"kept_step": 0, "withheld": 1}, "No step scored better on the withheld sample than the instant preview"),
         ({"kept_step": 0, "withheld": 0}, "No step scored better on your samples than the instant preview"),
         ({"kept_step": 40, "withheld": 1}, "Kept step 40, the best on the withheld sample."),
+        ({"kept_step": 40, "withheld": 2}, "Kept step 40, the best on the 2 withheld samples."),
         ({"kept_step": 60, "withheld": 1}, "done after 60/60 steps in 35 s. Selected"),
     ],
 )
