@@ -334,8 +334,8 @@ class Handlers:
 def learn_status(update: studio.LearnUpdate, stopping: bool = False) -> str:
     """How learning goes (shown with the progress bar: time left, latest losses) or how it ended."""
     if update.style is not None and not update.total:
-        mix = update.style.metadata.get("zero_shot_mix") or {}
-        parts = ", ".join(f"{weight:.0%} {look}" for look, weight in sorted(mix.items(), key=lambda kv: -kv[1]) if weight >= 0.005)
+        mix = sorted((update.style.metadata.get("zero_shot_mix") or {}).items(), key=lambda kv: -kv[1])
+        parts = ", ".join(f"{weight:.0%} {look}" for look, weight in mix if weight >= 0.005)
         return (
             f"**{update.style.name}**: instant mix of built-in looks ({parts}) in {update.elapsed:.0f} s. "
             "Selected in the Stylize tab."
