@@ -267,8 +267,16 @@ class Handlers:
         skip = gr.skip()
         try:
             for update in studio.learn_stream(
-                self.pipe, sample_images, name=name, quality=quality, content=content_images, pairs=pairs,
-                steps=int(steps or 0) or None, size=int(size or 0) or None, seed=int(seed or 0), stop=stop,
+                self.pipe,
+                sample_images,
+                name=name,
+                quality=quality,
+                content=content_images,
+                pairs=pairs,
+                steps=int(steps or 0) or None,
+                size=int(size or 0) or None,
+                seed=int(seed or 0),
+                stop=stop,
             ):
                 if update.style is not None:
                     portrait = self.preview_portrait(content, selfie)
@@ -298,10 +306,15 @@ class Handlers:
         table, chart = studio.learned_metrics(style)
         choices = style_choices(self.pipe, styles)
         return (
-            self.output(session, result.image, "learned"), learn_status(update), studio.loss_history(history), table,
+            self.output(session, result.image, "learned"),
+            learn_status(update),
+            studio.loss_history(history),
+            table,
             styles,
-            gr.update(choices=choices, value=style.name), gr.update(choices=[NO_MIX, *choices]),
-            gr.update(choices=list(styles), value=style.name), chart,
+            gr.update(choices=choices, value=style.name),
+            gr.update(choices=[NO_MIX, *choices]),
+            gr.update(choices=list(styles), value=style.name),
+            chart,
         )
 
     @readable_errors
@@ -310,8 +323,11 @@ class Handlers:
         styles = {**session_styles, style.name: style}
         choices = style_choices(self.pipe, styles)
         return (
-            styles, gr.update(choices=choices, value=style.name), gr.update(choices=[NO_MIX, *choices]),
-            gr.update(choices=list(styles), value=style.name), f"Loaded **{style.name}** from `{repo_id.strip()}`.",
+            styles,
+            gr.update(choices=choices, value=style.name),
+            gr.update(choices=[NO_MIX, *choices]),
+            gr.update(choices=list(styles), value=style.name),
+            f"Loaded **{style.name}** from `{repo_id.strip()}`.",
         )
 
     @readable_errors
@@ -367,8 +383,16 @@ def distance_plot(label: str, *bars: str) -> gr.BarPlot:
     """A bar chart of relative Gram distances, one bar per (layer, image) in reading order; no colour legend
     (the bar labels say which image, and a fixed height would clip it)."""
     return gr.BarPlot(
-        x="bar", y="distance", color="image", label=label, x_title="layer · image", y_title="relative Gram distance",
-        height=320, x_label_angle=-30, sort=studio.chart_order(*bars), colors_in_legend=[],
+        x="bar",
+        y="distance",
+        color="image",
+        label=label,
+        x_title="layer · image",
+        y_title="relative Gram distance",
+        height=320,
+        x_label_angle=-30,
+        sort=studio.chart_order(*bars),
+        colors_in_legend=[],
     )
 
 
@@ -377,14 +401,22 @@ def stylize_tab(bank: list[tuple[str, str]], thumbnails: list, example_rows: lis
     with gr.Row():
         with gr.Column():
             selfie = gr.Image(
-                label="Your selfie", sources=["upload", "webcam", "clipboard"], type="filepath", height=360,
+                label="Your selfie",
+                sources=["upload", "webcam", "clipboard"],
+                type="filepath",
+                height=360,
                 elem_id="selfie",
             )
             first_look = example_rows[0][1] if example_rows else None
             style = gr.Dropdown(bank, value=first_look, label="Style", elem_id="style")
             gallery = gr.Gallery(
-                thumbnails, label="Built-in styles: click one to pick it", columns=5, height=250,
-                allow_preview=False, object_fit="cover", buttons=[],
+                thumbnails,
+                label="Built-in styles: click one to pick it",
+                columns=5,
+                height=250,
+                allow_preview=False,
+                object_fit="cover",
+                buttons=[],
             )
             with gr.Row():
                 strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength")
@@ -395,8 +427,13 @@ def stylize_tab(bank: list[tuple[str, str]], thumbnails: list, example_rows: lis
                 mix_ratio = gr.Slider(0, 1, value=0.5, step=0.05, label="Share of the second style")
             with gr.Accordion("Paint where the style goes (optional)", open=False):
                 region = gr.ImageEditor(
-                    label="Paint the parts to restyle (unpainted: the whole picture)", type="filepath", sources=[],
-                    transforms=[], layers=False, height=360, elem_id="region",
+                    label="Paint the parts to restyle (unpainted: the whole picture)",
+                    type="filepath",
+                    sources=[],
+                    transforms=[],
+                    layers=False,
+                    height=360,
+                    elem_id="region",
                     brush=gr.Brush(colors=["#ffffff"], default_color="#ffffff", color_mode="fixed"),
                 )
             with gr.Accordion("A style from the Hub", open=False):
@@ -407,22 +444,42 @@ def stylize_tab(bank: list[tuple[str, str]], thumbnails: list, example_rows: lis
             run = gr.Button("Stylize", variant="primary", elem_id="stylize-button")
         with gr.Column():
             output = gr.Image(
-                label="Stylized", format="png", interactive=False, height=360, buttons=["download", "fullscreen"],
+                label="Stylized",
+                format="png",
+                interactive=False,
+                height=360,
+                buttons=["download", "fullscreen"],
                 elem_id="output",
             )
             table = gr.Dataframe(
                 label="Gram-loss metrics: relative distance to the style (lower = closer)",
-                headers=["measure", "input", "output"], interactive=False,
+                headers=["measure", "input", "output"],
+                interactive=False,
             )
             chart = distance_plot("Distance to the style, per layer", "input", "output")
     examples = gr.Examples(
-        example_rows, inputs=[selfie, style], label="Try a sample portrait: one click",
+        example_rows,
+        inputs=[selfie, style],
+        label="Try a sample portrait: one click",
         example_labels=[f"{Path(path).stem.replace('_', ' ')} · {look}" for path, look in example_rows],
     )
     return SimpleNamespace(
-        selfie=selfie, style=style, gallery=gallery, strength=strength, face_protect=face_protect,
-        preserve_color=preserve_color, mix_with=mix_with, mix_ratio=mix_ratio, region=region, hub_repo=hub_repo,
-        hub_load=hub_load, hub_message=hub_message, run=run, output=output, table=table, chart=chart,
+        selfie=selfie,
+        style=style,
+        gallery=gallery,
+        strength=strength,
+        face_protect=face_protect,
+        preserve_color=preserve_color,
+        mix_with=mix_with,
+        mix_ratio=mix_ratio,
+        region=region,
+        hub_repo=hub_repo,
+        hub_load=hub_load,
+        hub_message=hub_message,
+        run=run,
+        output=output,
+        table=table,
+        chart=chart,
         examples=examples,
     )
 
@@ -433,7 +490,8 @@ def learn_tab() -> SimpleNamespace:
     with gr.Row():
         with gr.Column():
             samples = gr.File(
-                label=f"Style samples (1–{studio.MAX_SAMPLES} pictures in the look you want)", elem_id="samples",
+                label=f"Style samples (1–{studio.MAX_SAMPLES} pictures in the look you want)",
+                elem_id="samples",
                 **images,
             )
             with gr.Accordion("Optional: your selfies, before/after pairs", open=False):
@@ -444,7 +502,9 @@ def learn_tab() -> SimpleNamespace:
             with gr.Row():
                 name = gr.Textbox(label="Name", value="my-style")
                 quality = gr.Radio(
-                    list(studio.QUALITIES), value="fast", label="Quality",
+                    list(studio.QUALITIES),
+                    value="fast",
+                    label="Quality",
                     info="instant: the preview's mix of built-in looks, in seconds (often the closest for colour "
                     "grades); fast/balanced/best learn a new look (strokes and textures the built-in ones lack)",
                 )
@@ -464,13 +524,27 @@ def learn_tab() -> SimpleNamespace:
             )
             table = gr.Dataframe(
                 label="Metrics of the learned style: the learning photos' distance to your samples' look",
-                headers=["measure", "input", "zero-shot", "learned"], interactive=False,
+                headers=["measure", "input", "zero-shot", "learned"],
+                interactive=False,
             )
             chart = distance_plot("Distance to your look, per layer", "input", "zero-shot", "learned")
     return SimpleNamespace(
-        samples=samples, content=content, before=before, after=after, name=name, quality=quality, steps=steps,
-        size=size, seed=seed, learn=learn, stop=stop, preview=preview, status=status, loss_plot=loss_plot,
-        table=table, chart=chart,
+        samples=samples,
+        content=content,
+        before=before,
+        after=after,
+        name=name,
+        quality=quality,
+        steps=steps,
+        size=size,
+        seed=seed,
+        learn=learn,
+        stop=stop,
+        preview=preview,
+        status=status,
+        loss_plot=loss_plot,
+        table=table,
+        chart=chart,
     )
 
 
@@ -484,7 +558,10 @@ def share_tab() -> SimpleNamespace:
     if ON_SPACES:
         gr.LoginButton()
     token = gr.Textbox(
-        label="Hugging Face write token", type="password", placeholder="hf_…", visible=not ON_SPACES,
+        label="Hugging Face write token",
+        type="password",
+        placeholder="hf_…",
+        visible=not ON_SPACES,
         info="Used for this push only: not stored, not logged, cleared afterwards.",
     )
     push = gr.Button("Push to the Hub", variant="primary")
@@ -495,8 +572,15 @@ def share_tab() -> SimpleNamespace:
         load = gr.Button("Load", scale=1)
     load_message = gr.Markdown()
     return SimpleNamespace(
-        style=style, repo_id=repo_id, private=private, token=token, push=push, push_message=push_message,
-        load_repo=load_repo, load=load, load_message=load_message,
+        style=style,
+        repo_id=repo_id,
+        private=private,
+        token=token,
+        push=push,
+        push_message=push_message,
+        load_repo=load_repo,
+        load=load,
+        load_message=load_message,
     )
 
 
@@ -513,8 +597,15 @@ def wire(
     work = dict(preprocess=False, concurrency_id="stylize", concurrency_limit=STYLIZE_CONCURRENCY)
     private = dict(api_visibility="private")
     stylize_inputs = [
-        stylize.selfie, stylize.style, stylize.mix_with, stylize.mix_ratio, stylize.strength,
-        stylize.preserve_color, stylize.face_protect, stylize.region, state,
+        stylize.selfie,
+        stylize.style,
+        stylize.mix_with,
+        stylize.mix_ratio,
+        stylize.strength,
+        stylize.preserve_color,
+        stylize.face_protect,
+        stylize.region,
+        state,
     ]
     stylize_outputs = [stylize.output, stylize.table, stylize.chart]
     stylize.run.click(handlers.stylize, stylize_inputs, stylize_outputs, api_name="stylize", **work)
@@ -525,17 +616,38 @@ def wire(
     stylize.gallery.select(handlers.pick_from_gallery, None, stylize.style, queue=False, **private)
 
     preview_inputs = [learn.samples, learn.content, stylize.selfie]
-    gr.on([learn.samples.upload, learn.content.upload], handlers.zero_shot, preview_inputs, learn.preview,
-          api_name="preview", **work)
+    gr.on(
+        [learn.samples.upload, learn.content.upload],
+        handlers.zero_shot,
+        preview_inputs,
+        learn.preview,
+        api_name="preview",
+        **work,
+    )
     style_lists = [state, stylize.style, stylize.mix_with, share.style]
     learn_inputs = [
-        learn.samples, learn.content, learn.before, learn.after, learn.name, learn.quality, learn.steps, learn.size,
-        learn.seed, stylize.selfie, state,
+        learn.samples,
+        learn.content,
+        learn.before,
+        learn.after,
+        learn.name,
+        learn.quality,
+        learn.steps,
+        learn.size,
+        learn.seed,
+        stylize.selfie,
+        state,
     ]
     learn_outputs = [learn.preview, learn.status, learn.loss_plot, learn.table, *style_lists, learn.chart]
     learn.learn.click(handlers.arm_stop, None, None, queue=False, **private).then(
-        handlers.learn, learn_inputs, learn_outputs, api_name="learn", preprocess=False, concurrency_id="learn",
-        concurrency_limit=1, show_progress_on=[learn.status],
+        handlers.learn,
+        learn_inputs,
+        learn_outputs,
+        api_name="learn",
+        preprocess=False,
+        concurrency_id="learn",
+        concurrency_limit=1,
+        show_progress_on=[learn.status],
     )
     learn.stop.click(handlers.stop, None, None, queue=False, api_name="stop")
     demo.unload(handlers.end_session)
@@ -545,7 +657,11 @@ def wire(
     share.load.click(handlers.load_from_hub, [share.load_repo, state], [*style_lists, share.load_message], **private)
     push_inputs = [share.style, share.repo_id, share.private, share.token, state]
     share.push.click(handlers.push, push_inputs, share.push_message, api_name="push").then(
-        lambda: "", None, share.token, queue=False, **private  # the token field is emptied after every push
+        lambda: "",
+        None,
+        share.token,
+        queue=False,
+        **private,  # the token field is emptied after every push
     )
 
 
@@ -577,16 +693,29 @@ def build_demo(pipe: PersonalStylePipeline, examples: list[Path] | None = None) 
 def is_visitor_upload(demo: gr.Blocks, path: str) -> bool:
     """A file a visitor uploaded, and not one the app serves to all (examples, gallery: the same bytes give the
     same server path, so an upload of an example picture is the example's file)."""
-    return path in demo.upload_file_set and not any(path in getattr(b, "keep_in_cache", ()) for b in demo.blocks.values())
+    return path in demo.upload_file_set and not any(
+        path in getattr(b, "keep_in_cache", ()) for b in demo.blocks.values()
+    )
 
 
-def serve(demo: gr.Blocks, *, host: str | None = None, port: int | None = None, share: bool = False,
-          prevent_thread_lock: bool = False) -> gr.Blocks:
+def serve(
+    demo: gr.Blocks,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    share: bool = False,
+    prevent_thread_lock: bool = False,
+) -> gr.Blocks:
     """Queue with limits, then launch: stylize runs ``STYLIZE_CONCURRENCY`` at a time, learning one at a time."""
     demo.queue(default_concurrency_limit=STYLIZE_CONCURRENCY, max_size=QUEUE_SIZE)
     demo.launch(
-        server_name=host, server_port=port, share=share, max_file_size=MAX_FILE_SIZE,
-        prevent_thread_lock=prevent_thread_lock, footer_links=["api", "gradio"], theme=gr.themes.Soft(),
+        server_name=host,
+        server_port=port,
+        share=share,
+        max_file_size=MAX_FILE_SIZE,
+        prevent_thread_lock=prevent_thread_lock,
+        footer_links=["api", "gradio"],
+        theme=gr.themes.Soft(),
     )
     return demo
 

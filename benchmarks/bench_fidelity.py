@@ -81,7 +81,9 @@ def main() -> None:
         ratio = np.mean(ours) / np.mean(base)
         summary.append((name, ratio, sum(o < b for o, b in zip(ours, base))))
         rows.append(
-            f"| {name} | " + " | ".join(f"{v:.1f}" for v in ours) + f" | {np.mean(ours):.1f} | {np.mean(base):.1f} | {ratio:.2f} |"
+            f"| {name} | "
+            + " | ".join(f"{v:.1f}" for v in ours)
+            + f" | {np.mean(ours):.1f} | {np.mean(base):.1f} | {ratio:.2f} |"
         )
         for c, pair in enumerate(zip(outputs, truths)):
             for k, image in enumerate(pair):
@@ -102,7 +104,10 @@ def main() -> None:
         "",
         *rows,
         "",
-        *(f"- {name}: output / input {ratio:.2f}; output closer than the input on {n}/{len(images)} photos" for name, ratio, n in summary),
+        *(
+            f"- {name}: output / input {ratio:.2f}; output closer than the input on {n}/{len(images)} photos"
+            for name, ratio, n in summary
+        ),
         "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -387,7 +387,12 @@ def wins(results: dict[str, dict[str, dict]], ours_method: str, rival: str) -> s
 
 def run_info(args: argparse.Namespace, elapsed: float) -> dict:
     """What a run's header reports, kept in its JSON so a merge can report it too."""
-    return {"name": args.name, "held_out": args.held_out, "threads": torch.get_num_threads(), "minutes": round(elapsed / 60, 1)}
+    return {
+        "name": args.name,
+        "held_out": args.held_out,
+        "threads": torch.get_num_threads(),
+        "minutes": round(elapsed / 60, 1),
+    }
 
 
 def markdown(results: dict, probe: dict | None, args: argparse.Namespace, runs_info: list[dict]) -> str:

@@ -11,7 +11,7 @@ zero-shot mix of all five samples and runs the fast preset's 60 steps; every 10 
 Lab distance of the stylised held-out portraits to f(portrait) and the validation objective (fixed content crops)
 against the training samples' targets ("in-sample", what ``learn`` selects by) and, where one sample is withheld
 from training, against that sample's targets ("withheld"). Variants: the fast preset; the fast preset trained on
-four samples with the fifth withheld for validation; the fast preset with smaller code learning rates.
+four samples with the fifth (or the first) withheld for validation; the fast preset with smaller code learning rates.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from pipeline.learn import (  # noqa: E402
 VARIANTS = {  # label: (code_lr, index of the withheld sample or None)
     "fast": (0.1, None),
     "fast + sample 5 withheld for validation": (0.1, 4),
+    "fast + sample 1 withheld for validation": (0.1, 0),
     "fast + code lr 0.03": (0.03, None),
     "fast + code lr 0.01": (0.01, None),
 }
@@ -70,7 +71,9 @@ def trajectory(
     def checkpoint(step: int) -> None:
         style = PersonalStyle("checkpoint", state.code.detach().cpu(), None, {})
         lab = bl.mean_scores(pipe, bl.ours(pipe, style, look.held_out), look.truths)["lab"]
-        points.append({"step": step, "lab": lab, **{k: validation_objective(s, state, config) for k, s in checks.items()}})
+        points.append(
+            {"step": step, "lab": lab, **{k: validation_objective(s, state, config) for k, s in checks.items()}}
+        )
 
     checkpoint(0)
     for step in range(config.steps):

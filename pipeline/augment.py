@@ -19,7 +19,9 @@ def augment_color(x: torch.Tensor, generator: torch.Generator | None = None) -> 
     return (x - mean) * (rand() + 0.5) + mean
 
 
-def augment_translation(x: torch.Tensor, ratio: float = 0.125, generator: torch.Generator | None = None) -> torch.Tensor:
+def augment_translation(
+    x: torch.Tensor, ratio: float = 0.125, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """(B, C, H, W) -> shifted by up to ``ratio`` of the size with zero fill (via grid_sample)."""
     b = x.shape[0]
     shift = (torch.rand(b, 2, generator=generator, device=x.device) * 2 - 1) * ratio * 2

@@ -65,12 +65,32 @@ def color_basis(image: torch.Tensor) -> torch.Tensor:
     The logit terms let the branch cancel the ``logit(image)`` the output is built on (a grey look needs that);
     the quadratic terms bend tone curves and mix channels."""
     r, g, b = image.unbind(1)
-    return torch.stack([torch.ones_like(r), r, g, b, r * r, g * g, b * b, r * g, r * b, g * b,
-                        torch.logit(r), torch.logit(g), torch.logit(b)], dim=1)
+    return torch.stack(
+        [
+            torch.ones_like(r),
+            r,
+            g,
+            b,
+            r * r,
+            g * g,
+            b * b,
+            r * g,
+            r * b,
+            g * b,
+            torch.logit(r),
+            torch.logit(g),
+            torch.logit(b),
+        ],
+        dim=1,
+    )
 
 
 def pattern_waves(
-    length: int | torch.Tensor, periods: tuple[float, ...], axis: int, offset: int = 0, device: torch.device | None = None
+    length: int | torch.Tensor,
+    periods: tuple[float, ...],
+    axis: int,
+    offset: int = 0,
+    device: torch.device | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(R, length) float32 sines and cosines along one image axis (0 = rows, 1 = columns), one row per (period,
     angle) in :data:`PATTERN_ANGLES` order, in absolute pixel coordinates starting at ``offset``."""
@@ -83,7 +103,10 @@ def pattern_waves(
 
 
 def pattern_image(
-    weights: torch.Tensor, height: int | torch.Tensor, width: int | torch.Tensor, periods: tuple[float, ...],
+    weights: torch.Tensor,
+    height: int | torch.Tensor,
+    width: int | torch.Tensor,
+    periods: tuple[float, ...],
     origin: tuple[int, int] = (0, 0),
 ) -> torch.Tensor:
     """(B, C, H, W) = sum over waves k of ``weights[:, :, k, 0] * sin(phase_k) + weights[:, :, k, 1] * cos(phase_k)``,
@@ -168,7 +191,9 @@ class Generator(ModelMixin, ConfigMixin):
         nn.init.zeros_(self.head.conv.weight)
         nn.init.zeros_(self.head.conv.bias)
         if any(not isinstance(p, (int, float)) or not 2.0 <= float(p) <= 1024.0 for p in pattern_periods):
-            raise ValueError(f"generator config: pattern_periods must be numbers of pixels in [2, 1024], got {pattern_periods}")
+            raise ValueError(
+                f"generator config: pattern_periods must be numbers of pixels in [2, 1024], got {pattern_periods}"
+            )
         self.pattern_periods = tuple(float(p) for p in pattern_periods)
         if self.pattern_periods:
             waves = len(PATTERN_ANGLES) * len(self.pattern_periods)
@@ -229,7 +254,9 @@ class Generator(ModelMixin, ConfigMixin):
         if style_code.dim() == 1:
             style_code = style_code[None]
         if style_code.shape[-1] != self.config.code_dim:
-            raise ValueError(f"style code has {style_code.shape[-1]} values; this generator takes {self.config.code_dim}")
+            raise ValueError(
+                f"style code has {style_code.shape[-1]} values; this generator takes {self.config.code_dim}"
+            )
         affine = self.style_mlp(style_code)
         if norm_delta is not None:
             if norm_delta.shape[-1] != self.norm_params:
@@ -289,7 +316,9 @@ class Generator(ModelMixin, ConfigMixin):
             residual = residual * (1.0 + gain[:, :, None, None].to(residual.dtype))
             residual = residual + torch.einsum("bck,bkhw->bchw", curves, color_basis(x))
         if self.pattern_periods:
-            pattern = pattern_image(wave_weights.view(b, 3, -1, 2), y.shape[2], y.shape[3], self.pattern_periods, origin)
+            pattern = pattern_image(
+                wave_weights.view(b, 3, -1, 2), y.shape[2], y.shape[3], self.pattern_periods, origin
+            )
             residual = residual + self.pattern_gate(y) * pattern.to(residual.dtype)
         out = torch.sigmoid(logit + residual)
         return out[:, :, :h, :w]

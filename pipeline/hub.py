@@ -55,7 +55,13 @@ PIPELINE_PATTERNS = [
 ]
 STYLE_PATTERNS = [CONFIG_NAME, WEIGHTS_NAME, "preview_*.png"]
 METRIC_LABELS = {"style_loss": "learned", "zero_shot_style_loss": "zero-shot start", "input_style_loss": "unstyled"}
-LEARNING_FIELDS = {"samples": "sample pictures", "quality": "preset", "steps": "steps", "seconds": "time", "device": "device"}
+LEARNING_FIELDS = {
+    "samples": "sample pictures",
+    "quality": "preset",
+    "steps": "steps",
+    "seconds": "time",
+    "device": "device",
+}
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +122,12 @@ def download_file(repo_id: str, filename: str, revision: str | None = None, toke
     token = resolve_token(token)
     with _hub_errors(repo_id, token, revision=revision, filename=filename):
         path = hf_hub_download(
-            repo_id, filename, revision=revision, token=token, endpoint=hub_endpoint(), cache_dir=cache_dir(),
+            repo_id,
+            filename,
+            revision=revision,
+            token=token,
+            endpoint=hub_endpoint(),
+            cache_dir=cache_dir(),
             local_files_only=is_offline(),
         )
     return Path(path)
@@ -128,8 +139,13 @@ def _snapshot(repo_id: str, revision: str | None, token: str | bool | None, patt
         if not is_offline():
             _check_access(repo_id, revision, token)
         folder = snapshot_download(
-            repo_id, revision=revision, token=token, allow_patterns=patterns, endpoint=hub_endpoint(),
-            cache_dir=cache_dir(), local_files_only=is_offline(),
+            repo_id,
+            revision=revision,
+            token=token,
+            allow_patterns=patterns,
+            endpoint=hub_endpoint(),
+            cache_dir=cache_dir(),
+            local_files_only=is_offline(),
         )
     logger.info("loaded %s (revision %s) from %s", repo_id, revision or "main", folder)
     return Path(folder)
@@ -148,9 +164,7 @@ def _check_access(repo_id: str, revision: str | None, token: str | bool | None) 
 
 
 # --- upload ------------------------------------------------------------------------------------------------------
-def push_style(
-    folder: Path, repo_id: str, token: str | None, private: bool, *, base_model: str | None = None
-) -> str:
+def push_style(folder: Path, repo_id: str, token: str | None, private: bool, *, base_model: str | None = None) -> str:
     """Upload a style folder (weights, ``style.json``, previews) and a model card to ``repo_id`` -> the repo URL.
 
     The repo is created if needed (``private`` applies then). ``base_model`` (default :data:`BASE_REPO`) is the base
@@ -175,7 +189,9 @@ def push_pipeline(folder: Path, repo_id: str = BASE_REPO, token: str | None = No
         raise FileNotFoundError(f"{folder}: no model_index.json; not a pipeline folder")
     with _repo_for_push(repo_id, token, private) as (api, url):
         api.upload_folder(
-            repo_id=url.repo_id, folder_path=folder, allow_patterns=[*PIPELINE_PATTERNS, CARD_NAME],
+            repo_id=url.repo_id,
+            folder_path=folder,
+            allow_patterns=[*PIPELINE_PATTERNS, CARD_NAME],
             commit_message="Upload the base pipeline",
         )
     logger.info("pushed pipeline %s to %s", folder, url)

@@ -81,7 +81,9 @@ def _to_srgb(image: Image.Image, name: str) -> Image.Image:
     """Apply an embedded ICC profile (RGB or CMYK) so the pixels are sRGB; LAB images through a LAB profile."""
     try:
         if image.mode == "LAB":
-            return ImageCms.applyTransform(image, ImageCms.buildTransform(ImageCms.createProfile("LAB"), _SRGB, "LAB", "RGB"))
+            return ImageCms.applyTransform(
+                image, ImageCms.buildTransform(ImageCms.createProfile("LAB"), _SRGB, "LAB", "RGB")
+            )
         icc = image.info.get("icc_profile")
         if icc and image.mode in ("RGB", "CMYK"):
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))

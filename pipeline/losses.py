@@ -28,9 +28,7 @@ def gram_distance(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (gram - target).pow(2).mean(dim=(1, 2))
 
 
-def style_losses(
-    features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]
-) -> dict[str, torch.Tensor]:
+def style_losses(features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Per-layer Gram distance: ``{tap: (B,)}`` for every tap in ``targets`` ((B or 1, C, C) each)."""
     return {tap: gram_distance(gram_matrix(features[tap]), target) for tap, target in targets.items()}
 

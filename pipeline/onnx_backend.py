@@ -100,8 +100,13 @@ def export_onnx(weights_dir: str | os.PathLike, opset: int = OPSET) -> Path:
         warnings.simplefilter("ignore", DeprecationWarning)  # the legacy exporter, chosen on purpose (no onnxscript)
         warnings.filterwarnings("ignore", message=".*(Constant folding|instance_norm).*")
         torch.onnx.export(
-            AffineGenerator(generator), (image, affine), str(model), dynamo=False, opset_version=opset,
-            input_names=["image", "affine"], output_names=["stylized"],
+            AffineGenerator(generator),
+            (image, affine),
+            str(model),
+            dynamo=False,
+            opset_version=opset,
+            input_names=["image", "affine"],
+            output_names=["stylized"],
             dynamic_axes={"image": {2: "height", 3: "width"}, "stylized": {2: "height", 3: "width"}},
         )
     import onnx
@@ -152,7 +157,9 @@ class OnnxGenerator:
             record = json.loads(record_path.read_text())
             stale = record["generator_sha256"] != file_sha256(weights) or record["norm_params"] != generator.norm_params
         except (OSError, ValueError, KeyError, TypeError) as error:
-            warn_once(f"{model}: unreadable export record {record_path.name} ({error}); running the generator in PyTorch")
+            warn_once(
+                f"{model}: unreadable export record {record_path.name} ({error}); running the generator in PyTorch"
+            )
             return None
         if stale:
             warn_once(
@@ -179,9 +186,7 @@ class OnnxGenerator:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            self.sessions[threads] = ort.InferenceSession(
-                str(self.model), options, providers=["CPUExecutionProvider"]
-            )
+            self.sessions[threads] = ort.InferenceSession(str(self.model), options, providers=["CPUExecutionProvider"])
         return self.sessions[threads]
 
     def __call__(self, image: torch.Tensor, affine: torch.Tensor) -> torch.Tensor:

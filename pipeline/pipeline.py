@@ -137,14 +137,18 @@ class PersonalStylePipeline(DiffusionPipeline):
             else:
                 raise StyleError(f"unknown style {style!r}; built-in styles: {', '.join(sorted(self.styles))}")
         else:
-            raise StyleError(f"style must be a name, a PersonalStyle or a {{style: weight}} dict, got {type(style).__name__}")
+            raise StyleError(
+                f"style must be a name, a PersonalStyle or a {{style: weight}} dict, got {type(style).__name__}"
+            )
         self.check_style(resolved)
         return resolved
 
     def check_style(self, style: PersonalStyle) -> None:
         cfg = self.generator.config
         if style.code_dim != cfg.code_dim:
-            raise StyleError(f"style {style.name!r} has a {style.code_dim}-value code; this generator takes {cfg.code_dim}")
+            raise StyleError(
+                f"style {style.name!r} has a {style.code_dim}-value code; this generator takes {cfg.code_dim}"
+            )
         if style.norm_delta is not None and style.norm_delta.numel() != self.generator.norm_params:
             raise StyleError(
                 f"style {style.name!r} has a {style.norm_delta.numel()}-value adapter; "

@@ -59,7 +59,9 @@ class StudioError(ValueError):
     """A request the studio cannot serve; the message says what to change."""
 
 
-OUT_OF_MEMORY = "not enough memory for this request right now; try a smaller picture or fewer samples, or try again in a minute"
+OUT_OF_MEMORY = (
+    "not enough memory for this request right now; try a smaller picture or fewer samples, or try again in a minute"
+)
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -420,8 +422,15 @@ def learn_stream(
     def work() -> None:
         try:
             outcome["style"] = pipe.learn_style(
-                list(samples), quality=quality, seed=seed, content=list(content) or None,
-                pairs=list(pairs) or None, steps=steps, size=size, callback=report, name=name,
+                list(samples),
+                quality=quality,
+                seed=seed,
+                content=list(content) or None,
+                pairs=list(pairs) or None,
+                steps=steps,
+                size=size,
+                callback=report,
+                name=name,
             )
         except Exception as exc:  # re-raised in the caller's thread below
             outcome["error"] = exc

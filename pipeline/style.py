@@ -127,7 +127,9 @@ class PersonalStyle:
             return push_style(folder, repo_id, token, private, base_model=base_model)
 
     @classmethod
-    def from_pretrained(cls, path_or_repo_id: str | os.PathLike, revision: str | None = None, token: str | None = None) -> PersonalStyle:
+    def from_pretrained(
+        cls, path_or_repo_id: str | os.PathLike, revision: str | None = None, token: str | None = None
+    ) -> PersonalStyle:
         """Load a style folder, or a Hub repo holding one (``style.safetensors`` + ``style.json`` at its root)."""
         path = Path(path_or_repo_id)
         recover_interrupted_save(path)
@@ -150,7 +152,9 @@ class PersonalStyle:
         if not isinstance(config, dict) or config.get("format") != FORMAT:
             raise StyleError(f"{config_path}: 'format' must be {FORMAT!r}")
         if config.get("version") != VERSION:
-            raise StyleError(f"{config_path}: unsupported 'version' {config.get('version')!r} (this code reads {VERSION})")
+            raise StyleError(
+                f"{config_path}: unsupported 'version' {config.get('version')!r} (this code reads {VERSION})"
+            )
         try:
             tensors = load_file(str(weights_path))
         except (SafetensorError, OSError, ValueError) as exc:
@@ -159,15 +163,21 @@ class PersonalStyle:
             raise StyleError(f"{weights_path}: no 'code' tensor")
         code_dim = config.get("code_dim")
         if tensors["code"].shape != (code_dim,):
-            raise StyleError(f"{weights_path}: 'code' has shape {tuple(tensors['code'].shape)}, style.json says code_dim={code_dim}")
+            raise StyleError(
+                f"{weights_path}: 'code' has shape {tuple(tensors['code'].shape)}, style.json says code_dim={code_dim}"
+            )
         norm_delta = tensors.get("norm_delta")
         if norm_delta is not None and norm_delta.shape != (config.get("norm_params"),):
-            raise StyleError(f"{weights_path}: 'norm_delta' has shape {tuple(norm_delta.shape)}, style.json says norm_params={config.get('norm_params')}")
+            raise StyleError(
+                f"{weights_path}: 'norm_delta' has shape {tuple(norm_delta.shape)}, style.json says norm_params={config.get('norm_params')}"
+            )
         gram = {k.removeprefix("gram."): v.float() for k, v in tensors.items() if k.startswith("gram.")}
         previews = _load_previews(path, config.get("previews", []), config_path)
         metadata = {k: v for k, v in config.items() if k not in _RESERVED}
         try:
-            return cls(str(config.get("name") or path.name), tensors["code"].float(), norm_delta, gram, metadata, previews)
+            return cls(
+                str(config.get("name") or path.name), tensors["code"].float(), norm_delta, gram, metadata, previews
+            )
         except StyleError as exc:
             raise StyleError(f"{weights_path}: {exc}") from None
 

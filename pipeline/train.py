@@ -78,11 +78,15 @@ class TrainConfig:
     mlp_lr: float = 5e-3  # the code -> scale/shift MLP learns faster than the shared convolutions
     d_lr: float = 4e-4
     code_dim: int = 64
-    style_weight: float = 0.1  # on the scale-invariant Gram loss (x100, about 30-80 for a photo), summed over STYLE_TAPS
+    style_weight: float = (
+        0.1  # on the scale-invariant Gram loss (x100, about 30-80 for a photo), summed over STYLE_TAPS
+    )
     content_weight: float = 6.0  # on the relative content loss (1-2 lost faces in a first run)
     tv_weight: float = 0.5
     color_weight: float = 20.0  # per-channel mean/std vs targets from the input (see losses.relative_color_target)
-    color_map_weight: float = 150.0  # low-frequency change that is not a global colour curve (losses.color_map_residual)
+    color_map_weight: float = (
+        150.0  # low-frequency change that is not a global colour curve (losses.color_map_residual)
+    )
     color_map_peak_weight: float = 0.0  # the same residual over the worst color_map_top of cells: small saturated spots
     color_map_top: float = 0.02
     anisotropy_weight: float = 0.0  # directional bias of the change (losses.anisotropy_loss): scan-line streaks
@@ -97,11 +101,15 @@ class TrainConfig:
     seed: int = 0
     generator: dict = field(default_factory=dict)  # Generator config overrides
     init: str = ""  # start a new run (fresh optimiser and schedule) from another run's weights
-    focus: float = 0.0  # sample style s with weight r_s ** focus, r_s = running Gram loss of output / input (0 = uniform)
+    focus: float = (
+        0.0  # sample style s with weight r_s ** focus, r_s = running Gram loss of output / input (0 = uniform)
+    )
     # texture stage: comma-separated styles that learn to use the generator's pattern/colour branches; only those and
     # their codes train, and every other style (photo in every batch) is held to the --init weights' output by L1
     texture_styles: str = ""
-    keep_weight: float = 300.0  # on the L1 to the --init output (the shipped texture stage's weight; see the model card)
+    keep_weight: float = (
+        300.0  # on the L1 to the --init output (the shipped texture stage's weight; see the model card)
+    )
     # what trains besides the named styles' codes in that stage (STAGE_PARAMS): "branch" (the pattern and colour
     # branches), "pattern" or "color" (one of them) or "all" (the whole generator; the other styles are still held to
     # the --init output)
@@ -140,7 +148,9 @@ def load_pairs(content_dir: Path, style_dir: Path, long_side: int) -> list[torch
     return pairs
 
 
-def random_crops(images: list[torch.Tensor], n: int, crop: int, scale: tuple[float, float], rng: random.Random) -> torch.Tensor:
+def random_crops(
+    images: list[torch.Tensor], n: int, crop: int, scale: tuple[float, float], rng: random.Random
+) -> torch.Tensor:
     """(n, C, crop, crop) random crops: random image, short side rescaled to crop*U(scale), random flip.
 
     Any channel count: crops of stacked (6, H, W) pairs (``load_pairs``) stay aligned."""
@@ -192,7 +202,9 @@ def style_weights(ratios: torch.Tensor, focus: float) -> list[float]:
     return ratios[1:].clamp(0.25, 4.0).pow(focus).tolist()
 
 
-def texture_indices(texture_styles: str, names: list[str], generator: Generator, stage_params: str = "branch") -> list[int]:
+def texture_indices(
+    texture_styles: str, names: list[str], generator: Generator, stage_params: str = "branch"
+) -> list[int]:
     """Bank indices of the comma-separated ``texture_styles`` (``TrainConfig.texture_styles``); [] when empty."""
     if stage_params not in STAGE_PARAMS:
         raise ValueError(f"--stage-params must be one of {sorted(STAGE_PARAMS)}, not {stage_params!r}")
@@ -224,7 +236,13 @@ def held_projector(held_codes: torch.Tensor) -> torch.Tensor:
 
 
 def save_checkpoint(
-    cfg: TrainConfig, step: int, models: dict, optimizers: dict, names: list[str], log: list, elapsed_s: float,
+    cfg: TrainConfig,
+    step: int,
+    models: dict,
+    optimizers: dict,
+    names: list[str],
+    log: list,
+    elapsed_s: float,
     ratios: torch.Tensor | None = None,
 ) -> None:
     """Write the run folder atomically enough for resume: models first, then the state file that names the step."""
@@ -237,7 +255,13 @@ def save_checkpoint(
             model.save_pretrained(run / name)
     torch.save({k: o.state_dict() for k, o in optimizers.items()}, run / "optim.pt.tmp")
     os.replace(run / "optim.pt.tmp", run / "optim.pt")
-    state = {"step": step, "elapsed_s": round(elapsed_s, 1), "styles": names, "config": json.loads(json.dumps(asdict(cfg), default=str)), "log": log}
+    state = {
+        "step": step,
+        "elapsed_s": round(elapsed_s, 1),
+        "styles": names,
+        "config": json.loads(json.dumps(asdict(cfg), default=str)),
+        "log": log,
+    }
     if ratios is not None:
         state["ratios"] = [round(r, 5) for r in ratios.tolist()]
     (run / "state.json.tmp").write_text(json.dumps(state, indent=1))
@@ -291,7 +315,8 @@ def train(cfg: TrainConfig) -> Path:
         mask[texture] = 1.0
         codes.register_hook(lambda grad: grad * mask.to(grad.device))
         branch_weights = [
-            module.weight for name in ("pattern_amp", "color_amp")
+            module.weight
+            for name in ("pattern_amp", "color_amp")
             if (module := getattr(generator, name, None)) is not None and module.weight.requires_grad
         ]
         projector = held_projector(codes.detach()[[i for i in range(len(names)) if i not in texture]])
@@ -347,7 +372,9 @@ def train(cfg: TrainConfig) -> Path:
         if texture:
             s = torch.tensor(rng.choices(texture, k=b), device=device)
         else:
-            s = torch.tensor(rng.choices(range(1, len(names)), weights=style_weights(ratios, cfg.focus), k=b), device=device)
+            s = torch.tensor(
+                rng.choices(range(1, len(names)), weights=style_weights(ratios, cfg.focus), k=b), device=device
+            )
         code = codes_dev[s]
         y = generator(x, code)
         feats = loss_net(y, STYLE_TAPS)
@@ -372,7 +399,14 @@ def train(cfg: TrainConfig) -> Path:
         l_map = color_map_residual(y, x).mean()
         loss = loss + cfg.color_map_weight * l_map
         loss = loss + cfg.identity_weight * l_identity
-        losses = {"style": l_style, "content": l_content, "color": l_color, "color_map": l_map, "tv": l_tv, "identity": l_identity}
+        losses = {
+            "style": l_style,
+            "content": l_content,
+            "color": l_color,
+            "color_map": l_map,
+            "tv": l_tv,
+            "identity": l_identity,
+        }
         for name, weight, term in artifact_losses:
             losses[name] = term(y, x).mean()
             loss = loss + weight * losses[name]
@@ -382,7 +416,9 @@ def train(cfg: TrainConfig) -> Path:
         paired = [(i, si) for i, si in enumerate(s.tolist()) if pairs and pairs[si - 1]]
         if paired:  # styles made by a known function from content photos: match it on aligned crops
             rows, kinds = zip(*paired)
-            crops = torch.stack([random_crops(pairs[si - 1], 1, cfg.crop, (1.25, 2.5), rng)[0] for si in kinds]).to(device)
+            crops = torch.stack([random_crops(pairs[si - 1], 1, cfg.crop, (1.25, 2.5), rng)[0] for si in kinds]).to(
+                device
+            )
             losses["paired"] = (generator(crops[:, :3], code[list(rows)]) - crops[:, 3:]).abs().mean()
             loss = loss + cfg.paired_weight * losses["paired"]
         if teacher is not None:  # the other styles keep their output

@@ -55,7 +55,9 @@ def main() -> None:
     net.load_state_dict(state)
     err = max((p.half().float() - p).abs().max().item() for p in state.values())
     net.half().save_pretrained(args.out)
-    print(f"wrote {args.out} ({sum(p.numel() for p in state.values()) / 1e6:.2f} M params, fp16, max rounding {err:.2e})")
+    print(
+        f"wrote {args.out} ({sum(p.numel() for p in state.values()) / 1e6:.2f} M params, fp16, max rounding {err:.2e})"
+    )
 
 
 if __name__ == "__main__":

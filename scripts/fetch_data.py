@@ -29,14 +29,29 @@ import looks  # noqa: E402
 DEBIAN_PACKAGES = ("gnome-backgrounds", "mate-backgrounds", "plasma-workspace-wallpapers")
 SKIMAGE_PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png")
 WALLPAPER_PHOTOS = (
-    "backgrounds/mate/nature/Aqua.jpg", "backgrounds/mate/nature/Blinds.jpg", "backgrounds/mate/nature/Dune.jpg",
-    "backgrounds/mate/nature/FreshFlower.jpg", "backgrounds/mate/nature/Garden.jpg",
-    "backgrounds/mate/nature/GreenMeadow.jpg", "backgrounds/mate/nature/LadyBird.jpg",
-    "backgrounds/mate/nature/RainDrops.jpg", "backgrounds/mate/nature/Storm.jpg",
-    "backgrounds/mate/nature/TwoWings.jpg", "backgrounds/mate/nature/YellowFlower.jpg",
-    "wallpapers/Autumn", "wallpapers/BytheWater", "wallpapers/ColdRipple", "wallpapers/ColorfulCups",
-    "wallpapers/EveningGlow", "wallpapers/FallenLeaf", "wallpapers/Grey", "wallpapers/Kite",
-    "wallpapers/OneStandsOut", "wallpapers/Path", "wallpapers/SafeLanding", "wallpapers/Shell",
+    "backgrounds/mate/nature/Aqua.jpg",
+    "backgrounds/mate/nature/Blinds.jpg",
+    "backgrounds/mate/nature/Dune.jpg",
+    "backgrounds/mate/nature/FreshFlower.jpg",
+    "backgrounds/mate/nature/Garden.jpg",
+    "backgrounds/mate/nature/GreenMeadow.jpg",
+    "backgrounds/mate/nature/LadyBird.jpg",
+    "backgrounds/mate/nature/RainDrops.jpg",
+    "backgrounds/mate/nature/Storm.jpg",
+    "backgrounds/mate/nature/TwoWings.jpg",
+    "backgrounds/mate/nature/YellowFlower.jpg",
+    "wallpapers/Autumn",
+    "wallpapers/BytheWater",
+    "wallpapers/ColdRipple",
+    "wallpapers/ColorfulCups",
+    "wallpapers/EveningGlow",
+    "wallpapers/FallenLeaf",
+    "wallpapers/Grey",
+    "wallpapers/Kite",
+    "wallpapers/OneStandsOut",
+    "wallpapers/Path",
+    "wallpapers/SafeLanding",
+    "wallpapers/Shell",
     "wallpapers/summer_1am",
 )
 # Abstract and texture wallpapers, one named style each (paths under /usr/share of the unpacked packages).
@@ -122,8 +137,10 @@ def main() -> None:
             target = folder / f"{Path(rel).stem if path.name == Path(rel).name else Path(rel).name}.jpg"
             if not target.exists():
                 save_jpeg(Image.open(path), target, 1024)
-    print(f"content: {len(list(content_dir.glob('*.jpg')))} photos; styles: "
-          f"{sorted(p.name for p in (args.out / 'styles').iterdir())}")
+    print(
+        f"content: {len(list(content_dir.glob('*.jpg')))} photos; styles: "
+        f"{sorted(p.name for p in (args.out / 'styles').iterdir())}"
+    )
 
 
 if __name__ == "__main__":

@@ -106,7 +106,9 @@ def stained_glass(image: Image.Image) -> Image.Image:
 
     a = _arr(image)
     labels = slic(a, n_segments=max(50, a.shape[0] * a.shape[1] // 900), compactness=12, start_label=0)
-    means = np.stack([np.bincount(labels.ravel(), a[..., c].ravel()) / np.bincount(labels.ravel()) for c in range(3)], 1)
+    means = np.stack(
+        [np.bincount(labels.ravel(), a[..., c].ravel()) / np.bincount(labels.ravel()) for c in range(3)], 1
+    )
     out = means[labels] * 1.15
     out[find_boundaries(labels, mode="thick")] = 0.08
     return _img(out)

@@ -59,7 +59,12 @@ def png_chunk(kind: bytes, data: bytes) -> bytes:
 def png_header_only(width: int, height: int) -> bytes:
     """A PNG whose header claims ``width`` x ``height`` (8-bit RGB) followed by a tiny IDAT: a bomb by header."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", zlib.compress(b"\0" * 64)) + png_chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + png_chunk(b"IEND", b"")
+    )
 
 
 def png_zero_bomb(width: int, height: int) -> bytes:
@@ -123,47 +128,107 @@ def image_cases() -> list[tuple[str, str, bytes, str, str]]:
         ("header-only-jpeg", "header.jpg", jpeg[:200], error, "JPEG headers with no scan data"),
         ("corrupt-png-crc", "bad_crc.png", flip_crc(png), error, "PNG with a broken IHDR checksum"),
         ("corrupt-jpeg-sof", "zero_size.jpg", jpeg_zero_size(jpeg), error, "JPEG frame header claiming 0x0"),
-        ("corrupt-webp-chunk", "bad_chunk.webp", webp[:12] + b"VP8 " + b"\xff" * 4 + webp[20:], error,
-         "WebP with a nonsense VP8 chunk size"),
+        (
+            "corrupt-webp-chunk",
+            "bad_chunk.webp",
+            webp[:12] + b"VP8 " + b"\xff" * 4 + webp[20:],
+            error,
+            "WebP with a nonsense VP8 chunk size",
+        ),
         ("garbage-jpeg-body", "garbage.jpg", jpeg[:20] + rng.bytes(4000), error, "JPEG magic then random bytes"),
         ("zero-bytes-jpg", "empty.jpg", b"", error, "empty file named .jpg"),
         ("zero-bytes-png", "empty.png", b"", error, "empty file named .png"),
         ("text-as-jpg", "notes.jpg", b"Dear diary,\nthis is not a picture.\n" * 20, error, "text renamed .jpg"),
         ("html-as-png", "page.png", b"<!doctype html><script>alert(1)</script>", error, "HTML renamed .png"),
-        ("pdf-as-jpg", "scan.jpg", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\n%%EOF\n", error,
-         "PDF renamed .jpg"),
+        (
+            "pdf-as-jpg",
+            "scan.jpg",
+            b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\n%%EOF\n",
+            error,
+            "PDF renamed .jpg",
+        ),
         ("zip-as-jpg", "archive.jpg", _zip_bytes(), error, "ZIP archive renamed .jpg"),
-        ("pickle-as-png", "model.png", pickle.dumps({"weights": list(range(100))}), error,
-         "pickle renamed .png"),
-        ("svg-as-jpg", "vector.jpg", b'<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"/>', error, "SVG renamed .jpg (not a raster format we read)"),
-        ("bomb-header", "bomb_header.png", png_header_only(100_000, 100_000), error,
-         "PNG header claiming 100000x100000 (10 GP)"),
-        ("bomb-real", "bomb_real.png", png_zero_bomb(12_000, 12_000), error,
-         "a genuine 12000x12000 (144 MP) PNG of a few KB"),
-        ("ztxt-bomb", "huge_text.png", encode(huge_text, "PNG", pnginfo=info), error,
-         "PNG with a 3 MB text chunk in 3 KB (Pillow refuses text over 1 MB)"),
+        ("pickle-as-png", "model.png", pickle.dumps({"weights": list(range(100))}), error, "pickle renamed .png"),
+        (
+            "svg-as-jpg",
+            "vector.jpg",
+            b'<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"/>',
+            error,
+            "SVG renamed .jpg (not a raster format we read)",
+        ),
+        (
+            "bomb-header",
+            "bomb_header.png",
+            png_header_only(100_000, 100_000),
+            error,
+            "PNG header claiming 100000x100000 (10 GP)",
+        ),
+        (
+            "bomb-real",
+            "bomb_real.png",
+            png_zero_bomb(12_000, 12_000),
+            error,
+            "a genuine 12000x12000 (144 MP) PNG of a few KB",
+        ),
+        (
+            "ztxt-bomb",
+            "huge_text.png",
+            encode(huge_text, "PNG", pnginfo=info),
+            error,
+            "PNG with a 3 MB text chunk in 3 KB (Pillow refuses text over 1 MB)",
+        ),
         ("one-pixel", "dot.png", encode(Image.new("RGB", (1, 1), (255, 0, 0)), "PNG"), error, "1x1 image"),
-        ("wide-strip", "strip.png", encode(picture((20_000, 20), noise=0), "PNG"), error,
-         "20000x20 strip (1000:1; more than 64:1 is refused)"),
+        (
+            "wide-strip",
+            "strip.png",
+            encode(picture((20_000, 20), noise=0), "PNG"),
+            error,
+            "20000x20 strip (1000:1; more than 64:1 is refused)",
+        ),
         ("tall-strip", "tall.png", encode(picture((20, 2000), noise=0), "PNG"), error, "20x2000 strip (100:1)"),
-        ("long-strip-ok", "banner.png", encode(picture((1000, 20), noise=0), "PNG"), ok,
-         "1000x20 banner (50:1, under the limit)"),
+        (
+            "long-strip-ok",
+            "banner.png",
+            encode(picture((1000, 20), noise=0), "PNG"),
+            ok,
+            "1000x20 banner (50:1, under the limit)",
+        ),
         ("cmyk-jpeg", "cmyk.jpg", cmyk, ok, "CMYK JPEG"),
         ("sixteen-bit-png", "deep.png", encode(deep, "PNG"), ok, "16-bit greyscale PNG"),
-        ("palette-transparency", "palette.png", encode(palette, "PNG", transparency=0), ok,
-         "palette PNG with a transparent index"),
+        (
+            "palette-transparency",
+            "palette.png",
+            encode(palette, "PNG", transparency=0),
+            ok,
+            "palette PNG with a transparent index",
+        ),
         ("rgba-webp", "alpha.webp", encode(rgba, "WEBP", lossless=True), ok, "WebP with an alpha channel"),
         ("animated-gif", "animated.gif", animated.getvalue(), ok, "3-frame animated GIF (first frame used)"),
-        ("huge-exif", "exif.jpg", encode(photo, "JPEG", quality=90, exif=big_exif()), ok,
-         "JPEG with 60 KB of EXIF and an invalid orientation"),
-        ("broken-icc", "icc.jpg", encode(photo, "JPEG", quality=90, icc_profile=b"not an ICC profile" * 8), ok,
-         "JPEG with a garbage ICC profile"),
+        (
+            "huge-exif",
+            "exif.jpg",
+            encode(photo, "JPEG", quality=90, exif=big_exif()),
+            ok,
+            "JPEG with 60 KB of EXIF and an invalid orientation",
+        ),
+        (
+            "broken-icc",
+            "icc.jpg",
+            encode(photo, "JPEG", quality=90, icc_profile=b"not an ICC profile" * 8),
+            ok,
+            "JPEG with a garbage ICC profile",
+        ),
         ("png-as-jpg", "really_png.jpg", png, ok, "PNG named .jpg"),
         ("jpeg-as-webp", "really_jpeg.webp", jpeg, ok, "JPEG named .webp"),
         ("webp-as-png", "really_webp.png", webp, ok, "WebP named .png"),
         ("png-as-txt", "really_png.txt", png, ok, "PNG named .txt"),
-        ("tiff-float", "float.tif", encode(Image.fromarray(np.asarray(photo.convert("L"), np.float32) / 255), "TIFF"),
-         ok, "32-bit float TIFF"),
+        (
+            "tiff-float",
+            "float.tif",
+            encode(Image.fromarray(np.asarray(photo.convert("L"), np.float32) / 255), "TIFF"),
+            ok,
+            "32-bit float TIFF",
+        ),
     ]
 
 
@@ -181,8 +246,15 @@ def good_style_files(code_dim: int = CODE_DIM) -> dict[str, bytes]:
     """The two files of a valid style for the tiny pipeline (code only, one Gram target)."""
     g = torch.Generator().manual_seed(0)
     tensors = {"code": torch.randn(code_dim, generator=g), "gram.relu1_2": torch.rand(64, 64, generator=g).half()}
-    config = {"format": "personal-style", "version": 1, "name": "fine", "code_dim": code_dim, "norm_params": None,
-              "taps": ["relu1_2"], "previews": []}
+    config = {
+        "format": "personal-style",
+        "version": 1,
+        "name": "fine",
+        "code_dim": code_dim,
+        "norm_params": None,
+        "taps": ["relu1_2"],
+        "previews": [],
+    }
     return {"style.safetensors": _safetensors(tensors), "style.json": json.dumps(config).encode()}
 
 
@@ -211,35 +283,85 @@ def style_cases() -> list[tuple[str, dict[str, bytes], str, str]]:
         ("style-ok", {}, "ok", "a valid style (the control case)"),
         ("style-bad-json", {"style.json": b'{"format": "personal-style", "version": 1,'}, "error", "truncated JSON"),
         ("style-json-list", {"style.json": b"[1, 2, 3]"}, "error", "JSON that is a list, not an object"),
-        ("style-json-deep", {"style.json": b"[" * 200_000 + b"]" * 200_000}, "error",
-         "JSON nested 200000 deep (recursion)"),
+        (
+            "style-json-deep",
+            {"style.json": b"[" * 200_000 + b"]" * 200_000},
+            "error",
+            "JSON nested 200000 deep (recursion)",
+        ),
         ("style-json-binary", {"style.json": b"\xff\xfe\x00garbage"}, "error", "binary, not UTF-8"),
         ("style-wrong-format", {"style.json": cfg(format="other")}, "error", "'format' is not personal-style"),
         ("style-wrong-version", {"style.json": cfg(version=99)}, "error", "unsupported version"),
         ("style-code-dim-mismatch", {"style.json": cfg(code_dim=16)}, "error", "style.json says 16, tensor has 8"),
         ("style-code-2d", {"style.safetensors": tensors(code=torch.zeros(2, 4))}, "error", "code is 2-D"),
-        ("style-code-short", {"style.safetensors": tensors(code=torch.zeros(5)), "style.json": cfg(code_dim=5)},
-         "error", "consistent files, but a 5-value code for an 8-value generator"),
-        ("style-nan-code", {"style.safetensors": tensors(code=torch.full((CODE_DIM,), float("nan")))}, "error",
-         "NaN code"),
-        ("style-inf-adapter", {"style.safetensors": tensors(code=torch.zeros(CODE_DIM), norm_delta=torch.full((6,), float("inf"))),
-                               "style.json": cfg(norm_params=6)}, "error", "infinite adapter values"),
-        ("style-gram-1d", {"style.safetensors": _safetensors({"code": torch.zeros(CODE_DIM), "gram.relu1_2": torch.zeros(64)})},
-         "error", "1-D Gram target"),
+        (
+            "style-code-short",
+            {"style.safetensors": tensors(code=torch.zeros(5)), "style.json": cfg(code_dim=5)},
+            "error",
+            "consistent files, but a 5-value code for an 8-value generator",
+        ),
+        (
+            "style-nan-code",
+            {"style.safetensors": tensors(code=torch.full((CODE_DIM,), float("nan")))},
+            "error",
+            "NaN code",
+        ),
+        (
+            "style-inf-adapter",
+            {
+                "style.safetensors": tensors(code=torch.zeros(CODE_DIM), norm_delta=torch.full((6,), float("inf"))),
+                "style.json": cfg(norm_params=6),
+            },
+            "error",
+            "infinite adapter values",
+        ),
+        (
+            "style-gram-1d",
+            {"style.safetensors": _safetensors({"code": torch.zeros(CODE_DIM), "gram.relu1_2": torch.zeros(64)})},
+            "error",
+            "1-D Gram target",
+        ),
         ("style-no-code", {"style.safetensors": _safetensors({"other": torch.zeros(3)})}, "error", "no 'code' tensor"),
-        ("style-pickle", {"style.safetensors": pickle.dumps({"code": [0.0] * CODE_DIM}, protocol=4)}, "error",
-         "a pickle disguised as safetensors"),
-        ("style-torch-save", {"style.safetensors": _torch_save_bytes()}, "error", "a torch.save zip disguised as safetensors"),
+        (
+            "style-pickle",
+            {"style.safetensors": pickle.dumps({"code": [0.0] * CODE_DIM}, protocol=4)},
+            "error",
+            "a pickle disguised as safetensors",
+        ),
+        (
+            "style-torch-save",
+            {"style.safetensors": _torch_save_bytes()},
+            "error",
+            "a torch.save zip disguised as safetensors",
+        ),
         ("style-bogus-header", {"style.safetensors": bogus_header}, "error", "safetensors header length 2^60"),
-        ("style-truncated-weights", {"style.safetensors": good["style.safetensors"][:40]}, "error", "safetensors cut short"),
+        (
+            "style-truncated-weights",
+            {"style.safetensors": good["style.safetensors"][:40]},
+            "error",
+            "safetensors cut short",
+        ),
         ("style-empty-weights", {"style.safetensors": b""}, "error", "zero-byte safetensors"),
         ("style-missing-json", {"style.json": None}, "error", "style.json missing"),
         ("style-missing-weights", {"style.safetensors": None}, "error", "style.safetensors missing"),
-        ("style-bad-previews", {"style.json": cfg(previews=[1, None, {"a": 2}])}, "error", "previews that are not names"),
-        ("style-corrupt-preview", {"style.json": cfg(previews=["preview_0.png"]), "preview_0.png": b"\x89PNG broken"},
-         "error", "a corrupt preview image"),
-        ("style-preview-traversal", {"style.json": cfg(previews=["../../../../etc/passwd"])}, "ok",
-         "a preview path escaping the folder (ignored: only names inside the folder are read)"),
+        (
+            "style-bad-previews",
+            {"style.json": cfg(previews=[1, None, {"a": 2}])},
+            "error",
+            "previews that are not names",
+        ),
+        (
+            "style-corrupt-preview",
+            {"style.json": cfg(previews=["preview_0.png"]), "preview_0.png": b"\x89PNG broken"},
+            "error",
+            "a corrupt preview image",
+        ),
+        (
+            "style-preview-traversal",
+            {"style.json": cfg(previews=["../../../../etc/passwd"])},
+            "ok",
+            "a preview path escaping the folder (ignored: only names inside the folder are read)",
+        ),
     ]
 
 
@@ -289,7 +411,9 @@ def outcome_table(out: Path, manifest: list[Case]) -> str:
                 else:
                     style = PersonalStyle.from_pretrained(path)
                     if style.code_dim != CODE_DIM:
-                        raise StyleError(f"style {style.name!r} has a {style.code_dim}-value code; this generator takes {CODE_DIM}")
+                        raise StyleError(
+                            f"style {style.name!r} has a {style.code_dim}-value code; this generator takes {CODE_DIM}"
+                        )
                     result = f"ok: {style.name!r}"
         except (ImageError, StyleError) as exc:
             result = "error: " + str(exc).replace(str(out) + "/", "")[:140]

@@ -81,9 +81,7 @@ class Request:
 class HttpError(Exception):
     """An HTTP error answer: status, message, optional ``X-Error-Code``, ``X-Repo-Commit`` and body fields."""
 
-    def __init__(
-        self, status: int, message: str, code: str | None = None, commit: str | None = None, **fields: str
-    ):
+    def __init__(self, status: int, message: str, code: str | None = None, commit: str | None = None, **fields: str):
         super().__init__(message)
         self.status, self.message, self.code, self.commit, self.fields = status, message, code, commit, fields
 

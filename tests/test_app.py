@@ -55,14 +55,18 @@ def test_painted_region_limits_the_style_to_it(server, tmp_path):
     layer = Image.new("RGBA", size, (0, 0, 0, 0))
     layer.paste((255, 255, 255, 255), (0, 0, size[0] // 2, size[1]))  # paint the left half
     layer.save(tmp_path / "layer.png")
-    region = {"background": handle_file(str(ASTRONAUT)), "layers": [handle_file(str(tmp_path / "layer.png"))],
-              "composite": None, "id": None}
+    region = {
+        "background": handle_file(str(ASTRONAUT)),
+        "layers": [handle_file(str(tmp_path / "layer.png"))],
+        "composite": None,
+        "id": None,
+    }
     c = client(server)
     painted = np.asarray(Image.open(stylize(c, ASTRONAUT, "warm", region=region)[0]["path"]), dtype=float)
     plain = np.asarray(Image.open(stylize(c, ASTRONAUT, "warm")[0]["path"]), dtype=float)
     original = np.asarray(Image.open(ASTRONAUT).convert("RGB"), dtype=float)
     half = size[0] // 2
-    assert np.abs(painted[:, half + 8:] - original[:, half + 8:]).mean() < 3  # unpainted: the input (JPEG noise)
+    assert np.abs(painted[:, half + 8 :] - original[:, half + 8 :]).mean() < 3  # unpainted: the input (JPEG noise)
     assert np.abs(painted[:, : half - 8] - plain[:, : half - 8]).mean() < 1  # painted: the plain stylised output
     assert np.abs(plain - original).mean() > 10
 

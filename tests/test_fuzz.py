@@ -29,8 +29,13 @@ from pipeline.images import ImageError, load_image, load_mask
 from pipeline.style import PersonalStyle, StyleError
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 150, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=EXAMPLES <= 150,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 def seed_files() -> dict[str, bytes]:
@@ -38,8 +43,14 @@ def seed_files() -> dict[str, bytes]:
     rng = np.random.default_rng(0)
     image = Image.fromarray((rng.random((24, 32, 3)) * 255).astype(np.uint8))
     files = {}
-    for fmt, params in [("JPEG", {"quality": 80}), ("PNG", {}), ("WEBP", {"quality": 70}), ("GIF", {}),
-                        ("TIFF", {}), ("BMP", {})]:
+    for fmt, params in [
+        ("JPEG", {"quality": 80}),
+        ("PNG", {}),
+        ("WEBP", {"quality": 70}),
+        ("GIF", {}),
+        ("TIFF", {}),
+        ("BMP", {}),
+    ]:
         buffer = io.BytesIO()
         image.save(buffer, fmt, **params)
         files[fmt] = buffer.getvalue()
@@ -61,7 +72,7 @@ def mutated_images(draw) -> bytes:
         if how == "flip":
             data[at] = draw(st.integers(0, 255))
         elif how == "cut":
-            del data[at: at + draw(st.integers(1, 64))]
+            del data[at : at + draw(st.integers(1, 64))]
         elif how == "insert":
             data[at:at] = draw(st.binary(min_size=1, max_size=64))
         elif how == "truncate":
@@ -112,9 +123,11 @@ def test_load_mask_from_any_decodable_bytes(data, width, height):
 
 
 @FUZZ
-@given(st.lists(st.integers(0, 24), max_size=4).map(tuple),
-       st.sampled_from(["uint8", "uint16", "float32", "float64", "int32", "bool"]),
-       st.sampled_from([0.0, np.nan, np.inf, -1.0, 2.0, 0.5]))
+@given(
+    st.lists(st.integers(0, 24), max_size=4).map(tuple),
+    st.sampled_from(["uint8", "uint16", "float32", "float64", "int32", "bool"]),
+    st.sampled_from([0.0, np.nan, np.inf, -1.0, 2.0, 0.5]),
+)
 def test_load_image_and_mask_from_any_array(shape, dtype, fill):
     rng = np.random.default_rng(0)
     array = np.asarray(rng.random(shape) * (255 if dtype in ("uint8", "int32") else 1)).astype(dtype)
@@ -139,7 +152,7 @@ def safetensors_bytes(tensors: dict[str, torch.Tensor]) -> bytes:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats() | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats() | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
     max_leaves=12,
 )
@@ -156,15 +169,21 @@ def style_configs(draw) -> bytes:
     if draw(st.booleans()):
         return text
     at = draw(st.integers(0, len(text)))
-    return text[:at] + draw(st.binary(max_size=8)) + text[at + draw(st.integers(0, 8)):]
+    return text[:at] + draw(st.binary(max_size=8)) + text[at + draw(st.integers(0, 8)) :]
 
 
 @st.composite
 def style_weights(draw) -> bytes:
     """style.safetensors: tensors of fuzzed names, shapes, dtypes and values, sometimes with mangled bytes."""
     tensors = {}
-    for name in draw(st.lists(st.sampled_from(["code", "norm_delta", "gram.relu1_2", "gram.x", "other"]),
-                              min_size=0, max_size=4, unique=True)):
+    for name in draw(
+        st.lists(
+            st.sampled_from(["code", "norm_delta", "gram.relu1_2", "gram.x", "other"]),
+            min_size=0,
+            max_size=4,
+            unique=True,
+        )
+    ):
         shape = draw(st.lists(st.integers(0, 9), max_size=3))
         dtype = draw(st.sampled_from([torch.float32, torch.float16, torch.bfloat16, torch.int64, torch.uint8]))
         value = torch.full(shape, draw(st.sampled_from([0.0, 1.5, float("nan"), float("inf"), -3.0])))
@@ -173,7 +192,7 @@ def style_weights(draw) -> bytes:
     if draw(st.booleans()):
         return data
     at = draw(st.integers(0, len(data)))
-    return data[:at] + draw(st.binary(max_size=16)) + data[at + draw(st.integers(0, 16)):]
+    return data[:at] + draw(st.binary(max_size=16)) + data[at + draw(st.integers(0, 16)) :]
 
 
 @FUZZ

@@ -74,7 +74,9 @@ def test_grown_pattern_branch_starts_silent_then_draws_texture_on_flat_regions(t
     x, code = torch.rand(1, 3, 24, 32), torch.randn(8)
     assert (grown(x, code) - plain(x, code)).abs().max() < 1e-6  # wave weights start at zero: same output
     assert set(grown.state_dict()) - set(plain.state_dict()) == {
-        "pattern_amp.weight", "pattern_gate.weight", "pattern_gate.bias"
+        "pattern_amp.weight",
+        "pattern_gate.weight",
+        "pattern_gate.bias",
     }
     torch.nn.init.normal_(grown.pattern_amp.weight, 0.0, 0.5)
     inner = (slice(None), slice(None), slice(12, 28), slice(12, 28))  # away from the borders' padding

@@ -148,9 +148,16 @@ def test_model_card_has_metadata_previews_metrics_and_usage(hub, learned):
     assert front["library_name"] == "personal-style-studio" and front["license"] == "mit"
     assert front["base_model"] == BASE_REPO and "style-transfer" in front["tags"]
     assert "![my look preview 0](preview_0.png)" in body
-    for row in ("| layer | learned | zero-shot start | unstyled |", "| relu1_2 | 0.0312 | 0.0954 | 0.412 |",
-                "| relu3_3 | 0.1204 | 0.2051 | 0.6012 |", "| sample pictures | 5 |", "| preset | fast |",
-                "| steps | 120 |", "| time | 41.5 s |", "| device | cpu |"):
+    for row in (
+        "| layer | learned | zero-shot start | unstyled |",
+        "| relu1_2 | 0.0312 | 0.0954 | 0.412 |",
+        "| relu3_3 | 0.1204 | 0.2051 | 0.6012 |",
+        "| sample pictures | 5 |",
+        "| preset | fast |",
+        "| steps | 120 |",
+        "| time | 41.5 s |",
+        "| device | cpu |",
+    ):
         assert row in body
     assert f'PersonalStylePipeline.from_pretrained("{BASE_REPO}")' in body
     assert f'pipe(selfie, style="{REPO}")' in body
@@ -307,8 +314,9 @@ def test_style_with_another_code_size_is_refused(hub, learned, loss_net: LossNet
 
 
 # --- secrets ---------------------------------------------------------------------------------------------------------
-def test_token_never_appears_in_logs_outputs_errors_or_files(hub, learned, tiny_pipe, tmp_path, monkeypatch, capfd,
-                                                            caplog):
+def test_token_never_appears_in_logs_outputs_errors_or_files(
+    hub, learned, tiny_pipe, tmp_path, monkeypatch, capfd, caplog
+):
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="huggingface_hub")
     errors = []
@@ -329,8 +337,12 @@ def test_token_never_appears_in_logs_outputs_errors_or_files(hub, learned, tiny_
 
     out, err = capfd.readouterr()
     texts = {"logs": caplog.text, "stdout": out, "stderr": err, "errors": "\n".join(errors)}
-    texts |= {f"{r}@{c.sha}/{p}": d.decode("latin-1") for r in hub.repos for c in hub.repos[r].commits
-              for p, d in c.files.items()}
+    texts |= {
+        f"{r}@{c.sha}/{p}": d.decode("latin-1")
+        for r in hub.repos
+        for c in hub.repos[r].commits
+        for p, d in c.files.items()
+    }
     texts |= {str(p): p.read_bytes().decode("latin-1") for p in tmp_path.rglob("*") if p.is_file()}
     assert caplog.records and len(texts) > 10
     for token in TOKENS:

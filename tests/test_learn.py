@@ -122,7 +122,11 @@ def test_both_zero_shot_distances_add_the_two_kinds_relative_to_their_best(tiny_
 def test_instant_quality_is_the_zero_shot_start_without_steps(tiny_pipe, portrait):
     calls = []
     style = tiny_pipe.learn_style(
-        warm_samples(), quality="instant", size=64, content=[portrait], name="now",
+        warm_samples(),
+        quality="instant",
+        size=64,
+        content=[portrait],
+        name="now",
         callback=lambda step, total, losses, preview: calls.append((step, total, preview is not None)),
     )
     expected = zero_shot_style(tiny_pipe, warm_samples(), content=[portrait], size=64)
@@ -158,7 +162,9 @@ def test_the_loop_fits_the_first_samples_and_validates_on_the_withheld_one(tiny_
     assert style.metadata["zero_shot_mix"] == in_sample.metadata["zero_shot_mix"]
     start = mixture_start(setup, tiny_pipe.styles, tiny_config(), "zs")
     state = init_state(tiny_pipe, setup, start, tiny_config(), 0)
-    assert style.metadata["history"][0]["validation"] == pytest.approx(validation_objective(setup, state, tiny_config()))
+    assert style.metadata["history"][0]["validation"] == pytest.approx(
+        validation_objective(setup, state, tiny_config())
+    )
     assert style.metadata["history"][0]["validation"] != in_sample.metadata["history"][0]["validation"]
 
 
@@ -242,7 +248,11 @@ def bad_inputs() -> dict[str, tuple[dict, type[Exception], str]]:
             "pair 1: before is 80x80 but after is 80x160",
         ),
         "non-image in a pair": ({"samples": [ok], "pairs": [(ok, b"junk")]}, ImageError, "pair 1 after: "),
-        "unknown quality": ({"samples": [ok], "quality": "ultra"}, ValueError, "quality must be one of instant, fast, balanced, best; got 'ultra'"),
+        "unknown quality": (
+            {"samples": [ok], "quality": "ultra"},
+            ValueError,
+            "quality must be one of instant, fast, balanced, best; got 'ultra'",
+        ),
         "zero steps": ({"samples": [ok], "steps": 0}, ValueError, "steps must be a positive integer"),
         "small size": ({"samples": [ok], "size": 32}, ValueError, "size must be an integer of at least 64"),
         "empty content": ({"samples": [ok], "content": []}, ValueError, "at least one content"),

@@ -108,8 +108,17 @@ def run_cli(*args: str, weights: Path, **popen) -> subprocess.CompletedProcess:
 def test_corpus_images_through_the_cli_in_one_batch(corpus, tiny_pipe, tmp_path):
     tiny_pipe.save_pretrained(tmp_path / "w")
     images = cases(corpus, "image")
-    done = run_cli("stylize", *[str(p) for _, p in images], "--style", "warm", "-o", str(tmp_path / "out"),
-                   "--metrics-json", str(tmp_path / "m.json"), weights=tmp_path / "w")
+    done = run_cli(
+        "stylize",
+        *[str(p) for _, p in images],
+        "--style",
+        "warm",
+        "-o",
+        str(tmp_path / "out"),
+        "--metrics-json",
+        str(tmp_path / "m.json"),
+        weights=tmp_path / "w",
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     results = {Path(r["input"]).name: r for r in json.loads((tmp_path / "m.json").read_text())}
     errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
@@ -123,7 +132,9 @@ def test_corpus_images_through_the_cli_in_one_batch(corpus, tiny_pipe, tmp_path)
             assert any(line.startswith(f"error: {path}: ") for line in errors), path
             outcomes[case["name"]] = "error"
     check_outcomes(outcomes, corpus)
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(Path(r["output"]).name for r in results.values())
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        Path(r["output"]).name for r in results.values()
+    )
     assert f"error: {len(errors) - 1} of {len(images)} images could not be read" in done.stderr
 
 
@@ -133,8 +144,19 @@ def test_corpus_styles_through_the_cli(corpus, tiny_pipe, tmp_path, capsys):
     outcomes = {}
     for case, folder in cases(corpus, "style"):
         out = tmp_path / "out" / case["name"]
-        code = cli_main(["--weights", str(tmp_path / "w"), "stylize", str(tmp_path / "me.png"), "--style", str(folder),
-                         "-o", str(out), "--no-metrics"])
+        code = cli_main(
+            [
+                "--weights",
+                str(tmp_path / "w"),
+                "stylize",
+                str(tmp_path / "me.png"),
+                "--style",
+                str(folder),
+                "-o",
+                str(out),
+                "--no-metrics",
+            ]
+        )
         err = capsys.readouterr().err
         if code == 0:
             assert len(list(out.iterdir())) == 1 and Image.open(next(out.iterdir())).size == (96, 64)
@@ -145,8 +167,9 @@ def test_corpus_styles_through_the_cli(corpus, tiny_pipe, tmp_path, capsys):
             outcomes[case["name"]] = "error"
     check_outcomes(outcomes, corpus)
     pickled = next(p for c, p in cases(corpus, "style") if c["name"] == "style-pickle")  # one as a real process
-    done = run_cli("stylize", str(tmp_path / "me.png"), "--style", str(pickled), "-o", str(tmp_path / "o"),
-                   weights=tmp_path / "w")
+    done = run_cli(
+        "stylize", str(tmp_path / "me.png"), "--style", str(pickled), "-o", str(tmp_path / "o"), weights=tmp_path / "w"
+    )
     assert done.returncode == 2 and "not a readable safetensors file" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -213,9 +236,25 @@ def wait_for(predicate, timeout: float, what: str) -> None:
 def test_cli_learning_stopped_midway_leaves_no_style(tiny_pipe, portrait, tmp_path, how):
     tiny_pipe.save_pretrained(tmp_path / "w")
     portrait.resize((96, 96)).save(tmp_path / "sample.png")
-    command = [sys.executable, "-m", "pipeline", "--weights", str(tmp_path / "w"), "learn", str(tmp_path / "sample.png"),
-               "--content", str(tmp_path / "sample.png"), "--name", "half", "--out", str(tmp_path / "styles" / "half"),
-               "--steps", "100000", "--size", "64"]
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "--weights",
+        str(tmp_path / "w"),
+        "learn",
+        str(tmp_path / "sample.png"),
+        "--content",
+        str(tmp_path / "sample.png"),
+        "--name",
+        "half",
+        "--out",
+        str(tmp_path / "styles" / "half"),
+        "--steps",
+        "100000",
+        "--size",
+        "64",
+    ]
     process = subprocess.Popen(command, cwd=ROOT, env=ENV, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
     seen = b""
     while b"1/100000" not in seen:  # the loop is past its first step
@@ -260,10 +299,14 @@ def out_of_memory(exc: BaseException):
 
 @pytest.mark.parametrize(
     "exc",
-    [torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB"),
-     RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: you tried to "
-                  "allocate 68719476736 bytes"),
-     MemoryError()],
+    [
+        torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB"),
+        RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: you tried to "
+            "allocate 68719476736 bytes"
+        ),
+        MemoryError(),
+    ],
     ids=["cuda", "cpu-allocator", "python"],
 )
 def test_out_of_memory_is_reported_and_the_app_recovers(served, tiny_pipe, exc, caplog):
@@ -294,18 +337,27 @@ def test_a_full_queue_says_busy_and_the_app_keeps_serving(tiny_pipe, monkeypatch
     monkeypatch.setattr(app, "QUEUE_SIZE", 2)
     monkeypatch.setattr(app, "STYLIZE_CONCURRENCY", 1)
     release = threading.Event()
-    demo = app.serve(app.build_demo(tiny_pipe, examples=[]), host="127.0.0.1", port=free_port(),
-                     prevent_thread_lock=True)
+    demo = app.serve(
+        app.build_demo(tiny_pipe, examples=[]), host="127.0.0.1", port=free_port(), prevent_thread_lock=True
+    )
     handle = tiny_pipe.generator.register_forward_pre_hook(lambda module, args: release.wait(30) and None)
     try:
-        jobs = [client(demo.local_url).submit(handle_file(str(ASTRONAUT)), "warm", "", 0.5, 1.0, False, 0.0, None,
-                                              api_name="/stylize") for _ in range(3)]  # 1 running + 2 waiting
+        jobs = [
+            client(demo.local_url).submit(
+                handle_file(str(ASTRONAUT)), "warm", "", 0.5, 1.0, False, 0.0, None, api_name="/stylize"
+            )
+            for _ in range(3)
+        ]  # 1 running + 2 waiting
         wait_for(lambda: len(demo._queue) >= 2, 30, "two waiting jobs")
         with pytest.raises(Exception, match="Queue is full"):
-            client(demo.local_url).predict(handle_file(str(ASTRONAUT)), "warm", "", 0.5, 1.0, False, 0.0, None,
-                                           api_name="/stylize")
-        answer = httpx.post(f"{demo.local_url}gradio_api/queue/join", json={"data": [], "fn_index": 0,
-                                                                          "session_hash": "busy"}, timeout=10)
+            client(demo.local_url).predict(
+                handle_file(str(ASTRONAUT)), "warm", "", 0.5, 1.0, False, 0.0, None, api_name="/stylize"
+            )
+        answer = httpx.post(
+            f"{demo.local_url}gradio_api/queue/join",
+            json={"data": [], "fn_index": 0, "session_hash": "busy"},
+            timeout=10,
+        )
         assert answer.status_code == 503 and "Queue is full" in answer.text  # the browser: "currently busy"
         release.set()
         assert all(Image.open(job.result(timeout=60)[0]["path"]).size == (512, 512) for job in jobs)
@@ -343,9 +395,19 @@ def test_session_files_are_private_and_deleted_when_the_session_ends(served, mon
     folder, sessions = out.parent, Path(served.GRADIO_CACHE) / "sessions"
     assert folder.parent == sessions and len(folder.name) == 32  # 128 random bits per session
     assert fetch(url, str(out)).status_code == 200  # alice's own link works
-    guesses = [str(sessions), str(folder), str(sessions / out.name), str(folder / "stylized.png"), "/etc/passwd",
-               str(ROOT / "app.py"), str(ROOT / "weights" / "model_index.json"), f"{folder}/../../../etc/passwd",
-               "../../../../etc/passwd", os.path.expanduser("~/.bash_history"), str(Path(served.GRADIO_CACHE))]
+    guesses = [
+        str(sessions),
+        str(folder),
+        str(sessions / out.name),
+        str(folder / "stylized.png"),
+        "/etc/passwd",
+        str(ROOT / "app.py"),
+        str(ROOT / "weights" / "model_index.json"),
+        f"{folder}/../../../etc/passwd",
+        "../../../../etc/passwd",
+        os.path.expanduser("~/.bash_history"),
+        str(Path(served.GRADIO_CACHE)),
+    ]
     for guess in guesses:
         assert fetch(url, guess).status_code in (403, 404), guess
     for server_file in ("/etc/passwd", str(ROOT / "assets" / "contact_sheet.jpg")):  # named as "uploads"
@@ -419,10 +481,12 @@ def test_server_survives_garbage_requests(served):
     """Malformed HTTP: refused with 4xx, except two gradio quirks (noted in RELIABILITY.md) that drop one request and
     leave the server serving: an unknown fn_index (500, a KeyError) and the stream of an unknown session (cut off)."""
     url = served.local_url
-    refused = [("post", "gradio_api/upload", {"content": b"\0" * 100, "headers": {"content-type": "multipart/form-data"}}),
-               ("post", "gradio_api/queue/join", {"content": b"{not json"}),
-               ("get", "gradio_api/file=" + "%2e%2e/" * 20 + "etc/shadow", {}),
-               ("get", "gradio_api/file=/proc/self/environ", {})]
+    refused = [
+        ("post", "gradio_api/upload", {"content": b"\0" * 100, "headers": {"content-type": "multipart/form-data"}}),
+        ("post", "gradio_api/queue/join", {"content": b"{not json"}),
+        ("get", "gradio_api/file=" + "%2e%2e/" * 20 + "etc/shadow", {}),
+        ("get", "gradio_api/file=/proc/self/environ", {}),
+    ]
     for method, path, kwargs in refused:
         answer = getattr(httpx, method)(f"{url}{path}", timeout=10, **kwargs)
         assert 400 <= answer.status_code < 500, (path, answer.status_code, answer.text[:200])

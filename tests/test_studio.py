@@ -122,7 +122,12 @@ def test_learn_stream_stops_when_asked_and_keeps_the_best_so_far(tiny_pipe, port
     stop = threading.Event()
     updates = []
     for update in studio.learn_stream(
-        tiny_pipe, [hopper.resize((96, 112))], name="mine", content=[portrait.resize((96, 96))], steps=50, size=64,
+        tiny_pipe,
+        [hopper.resize((96, 112))],
+        name="mine",
+        content=[portrait.resize((96, 96))],
+        steps=50,
+        size=64,
         stop=stop,
     ):
         updates.append(update)

@@ -68,7 +68,9 @@ def corrupt(path, what):
     elif what == "shape":
         save_file({"code": torch.zeros(5)}, str(path / "style.safetensors"))
     elif what == "nan":
-        save_file({"code": torch.full((8,), float("nan")), "norm_delta": torch.zeros(6)}, str(path / "style.safetensors"))
+        save_file(
+            {"code": torch.full((8,), float("nan")), "norm_delta": torch.zeros(6)}, str(path / "style.safetensors")
+        )
     elif what == "missing":
         (path / "style.safetensors").unlink()
 

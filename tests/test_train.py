@@ -29,14 +29,28 @@ def make_data(root):
         if color:
             Image.new("RGB", (64, 64), color).save(folder / "a.jpg")
         else:
-            Image.fromarray(np.tile((np.arange(64) // 4 % 2 * 255).astype(np.uint8), (64, 1))).convert("RGB").save(folder / "a.jpg")
+            Image.fromarray(np.tile((np.arange(64) // 4 % 2 * 255).astype(np.uint8), (64, 1))).convert("RGB").save(
+                folder / "a.jpg"
+            )
 
 
 def test_train_checkpoints_resumes_and_exports(tmp_path):
     make_data(tmp_path / "data")
-    cfg = dict(data=tmp_path / "data", run=tmp_path / "run", loss_net=WEIGHTS / "loss_net", batch_size=2, crop=32,
-               style_long_side=64, adv_start=1, lr=0.1, color_map_peak_weight=1.0, anisotropy_weight=1.0,
-               transposed_targets=True, smear_weight=1.0, generator={"channels": [4, 8], "decoder_channels": [4], "num_res_blocks": 1})
+    cfg = dict(
+        data=tmp_path / "data",
+        run=tmp_path / "run",
+        loss_net=WEIGHTS / "loss_net",
+        batch_size=2,
+        crop=32,
+        style_long_side=64,
+        adv_start=1,
+        lr=0.1,
+        color_map_peak_weight=1.0,
+        anisotropy_weight=1.0,
+        transposed_targets=True,
+        smear_weight=1.0,
+        generator={"channels": [4, 8], "decoder_channels": [4], "num_res_blocks": 1},
+    )
     train(TrainConfig(steps=3, focus=2.0, **cfg))
     state = json.loads((tmp_path / "run" / "state.json").read_text())
     assert state["step"] == 3 and state["styles"] == ["photo", "red", "stripes"]
@@ -45,8 +59,18 @@ def test_train_checkpoints_resumes_and_exports(tmp_path):
     train(TrainConfig(steps=5, focus=2.0, **cfg))
     resumed = json.loads((tmp_path / "run" / "state.json").read_text())
     assert resumed["step"] == 5 and resumed["ratios"] != state["ratios"]
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "export_weights.py"), str(tmp_path / "run"),
-                    str(tmp_path / "w"), "--data", str(tmp_path / "data")], check=True, cwd=ROOT)
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "export_weights.py"),
+            str(tmp_path / "run"),
+            str(tmp_path / "w"),
+            "--data",
+            str(tmp_path / "data"),
+        ],
+        check=True,
+        cwd=ROOT,
+    )
     pipe = PersonalStylePipeline.from_pretrained(tmp_path / "w")
     assert sorted(pipe.styles) == ["photo", "red", "stripes"]
     out = pipe(Image.new("RGB", (40, 30), (0, 128, 255)), style="red")
@@ -55,8 +79,15 @@ def test_train_checkpoints_resumes_and_exports(tmp_path):
 
 def test_init_with_generator_overrides_grows_the_pattern_branch(tmp_path):
     make_data(tmp_path / "data")
-    cfg = dict(data=tmp_path / "data", loss_net=WEIGHTS / "loss_net", batch_size=2, crop=32, style_long_side=64,
-               adv_weight=0.0, lr=0.05)
+    cfg = dict(
+        data=tmp_path / "data",
+        loss_net=WEIGHTS / "loss_net",
+        batch_size=2,
+        crop=32,
+        style_long_side=64,
+        adv_weight=0.0,
+        lr=0.05,
+    )
     tiny = {"channels": [4, 8], "decoder_channels": [4], "num_res_blocks": 1}
     train(TrainConfig(run=tmp_path / "a", steps=2, generator=tiny, **cfg))
     grown = {"pattern_periods": [4.0, 8.0]}
@@ -66,9 +97,15 @@ def test_init_with_generator_overrides_grows_the_pattern_branch(tmp_path):
     assert list(after.config.pattern_periods) == [4.0, 8.0] and after.config.channels == before.config.channels
     assert after.pattern_amp.weight.abs().max() > 0  # the new branch trained (its wave weights start at zero)
     with pytest.raises(ValueError, match="change trained weights"):
-        train(TrainConfig(run=tmp_path / "c", init=str(tmp_path / "a"), steps=1, generator={"channels": [4, 16]}, **cfg))
+        train(
+            TrainConfig(run=tmp_path / "c", init=str(tmp_path / "a"), steps=1, generator={"channels": [4, 16]}, **cfg)
+        )
     # texture stage: only the pattern branch and the named styles' codes move
-    train(TrainConfig(run=tmp_path / "t", init=str(tmp_path / "a"), steps=3, generator=grown, texture_styles="stripes", **cfg))
+    train(
+        TrainConfig(
+            run=tmp_path / "t", init=str(tmp_path / "a"), steps=3, generator=grown, texture_styles="stripes", **cfg
+        )
+    )
     textured = Generator.from_pretrained(tmp_path / "t" / "generator")
     for name, value in before.state_dict().items():
         assert torch.equal(textured.state_dict()[name], value), name
@@ -82,15 +119,29 @@ def test_init_with_generator_overrides_grows_the_pattern_branch(tmp_path):
     with pytest.raises(ValueError, match="not among"):
         train(TrainConfig(run=tmp_path / "v", init=str(tmp_path / "b"), steps=1, texture_styles="plaid", **cfg))
     # --stage-params all: the whole generator trains for the named styles (no branch needed); other codes stay
-    train(TrainConfig(run=tmp_path / "s", init=str(tmp_path / "a"), steps=3, texture_styles="stripes", stage_params="all", **cfg))
+    train(
+        TrainConfig(
+            run=tmp_path / "s", init=str(tmp_path / "a"), steps=3, texture_styles="stripes", stage_params="all", **cfg
+        )
+    )
     staged = Generator.from_pretrained(tmp_path / "s" / "generator")
     assert not staged.config.pattern_periods
     assert not torch.equal(staged.state_dict()["head.conv.weight"], before.state_dict()["head.conv.weight"])
     staged_codes = load_file(str(tmp_path / "s" / "codes.safetensors"))["codes"]
     assert torch.equal(codes[0][:2], staged_codes[:2]) and not torch.equal(codes[0][2], staged_codes[2])
     # --stage-params color on a grown colour branch: held styles' branch outputs are unchanged exactly (projection)
-    train(TrainConfig(run=tmp_path / "k", init=str(tmp_path / "a"), steps=4, generator={"color_curves": True},
-                      texture_styles="stripes", stage_params="color", paired_weight=0.0, **cfg))
+    train(
+        TrainConfig(
+            run=tmp_path / "k",
+            init=str(tmp_path / "a"),
+            steps=4,
+            generator={"color_curves": True},
+            texture_styles="stripes",
+            stage_params="color",
+            paired_weight=0.0,
+            **cfg,
+        )
+    )
     colored = Generator.from_pretrained(tmp_path / "k" / "generator")
     for name, value in before.state_dict().items():
         assert torch.equal(colored.state_dict()[name], value), name
@@ -99,7 +150,16 @@ def test_init_with_generator_overrides_grows_the_pattern_branch(tmp_path):
         held = colored.color_amp(k_codes[:2])  # photo, red: their colour maps stay zero although the branch trained
         assert held.abs().max() < 1e-5 and colored.color_amp(k_codes[2:]).abs().max() > 1e-3
     with pytest.raises(ValueError, match="stage-params"):
-        train(TrainConfig(run=tmp_path / "x", init=str(tmp_path / "a"), steps=1, texture_styles="stripes", stage_params="most", **cfg))
+        train(
+            TrainConfig(
+                run=tmp_path / "x",
+                init=str(tmp_path / "a"),
+                steps=1,
+                texture_styles="stripes",
+                stage_params="most",
+                **cfg,
+            )
+        )
 
 
 def test_style_weights_focus_on_styles_still_far_from_their_target():
@@ -135,9 +195,22 @@ def test_paired_loss_learns_a_look_made_from_the_content_photos(tmp_path):
     assert len(pairs) == 3 and pairs[0].shape == (6, 53, 64)
     assert (pairs[0][:3] + pairs[0][3:] - 1).abs().mean() < 0.05  # aligned: content + inverted = 1
     assert load_pairs(data / "content", data / "styles" / "red", 64) == []  # no exemplar made from a content photo
-    cfg = dict(data=data, loss_net=WEIGHTS / "loss_net", batch_size=2, crop=32, style_long_side=64, lr=0.02, code_lr=0.02,
-               mlp_lr=0.02, adv_weight=0.0, cycle_weight=0.0, style_weight=0.0, content_weight=0.0, color_weight=0.0,
-               generator={"channels": [4, 8], "decoder_channels": [4], "num_res_blocks": 1})
+    cfg = dict(
+        data=data,
+        loss_net=WEIGHTS / "loss_net",
+        batch_size=2,
+        crop=32,
+        style_long_side=64,
+        lr=0.02,
+        code_lr=0.02,
+        mlp_lr=0.02,
+        adv_weight=0.0,
+        cycle_weight=0.0,
+        style_weight=0.0,
+        content_weight=0.0,
+        color_weight=0.0,
+        generator={"channels": [4, 8], "decoder_channels": [4], "num_res_blocks": 1},
+    )
     errors = {}
     for weight in (0.0, 20.0):
         run = tmp_path / f"run{weight}"

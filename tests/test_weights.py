@@ -58,8 +58,11 @@ def test_no_saturated_spots_or_streaks(real_pipe):
     Measured: shipped weights spots max 71, stripe median 0.93, smear max 0.18; the third-stage weights had smears up
     to 0.75 (eyes and mouths stretched into bands across faces), the second-stage ones spots up to 223 (green and
     blue droplets), and a discarded run that drifted into scan-line streaks a stripe median of 3.15."""
-    images = [portrait_image().resize((192, 192)), hopper_image().resize((156, 192)),
-              Image.fromarray(skimage.data.camera()).convert("RGB").resize((192, 192))]
+    images = [
+        portrait_image().resize((192, 192)),
+        hopper_image().resize((156, 192)),
+        Image.fromarray(skimage.data.camera()).convert("RGB").resize((192, 192)),
+    ]
     sources = [pil_to_tensor(i) for i in images]
     spots, stripes, smears = {}, [], {}
     for name in real_pipe.styles:
