@@ -17,6 +17,9 @@ from pipeline import Generator, PersonalStylePipeline
 from pipeline.loss_net import LossNet
 from pipeline.train import TrainConfig, load_pairs, style_targets, style_weights, train
 
+TINY_GENERATOR = {"channels": [4, 8], "decoder_channels": [4], "num_res_blocks": 1}
+TINY_RUN = dict(loss_net=WEIGHTS / "loss_net", batch_size=2, crop=32, style_long_side=64)  # every tiny run's base
+
 
 def make_data(root):
     rng = np.random.default_rng(0)
@@ -37,19 +40,16 @@ def make_data(root):
 def test_train_checkpoints_resumes_and_exports(tmp_path):
     make_data(tmp_path / "data")
     cfg = dict(
+        TINY_RUN,
         data=tmp_path / "data",
         run=tmp_path / "run",
-        loss_net=WEIGHTS / "loss_net",
-        batch_size=2,
-        crop=32,
-        style_long_side=64,
         adv_start=1,
         lr=0.1,
         color_map_peak_weight=1.0,
         anisotropy_weight=1.0,
         transposed_targets=True,
         smear_weight=1.0,
-        generator={"channels": [4, 8], "decoder_channels": [4], "num_res_blocks": 1},
+        generator=TINY_GENERATOR,
     )
     train(TrainConfig(steps=3, focus=2.0, **cfg))
     state = json.loads((tmp_path / "run" / "state.json").read_text())
@@ -79,17 +79,8 @@ def test_train_checkpoints_resumes_and_exports(tmp_path):
 
 def test_init_with_generator_overrides_grows_the_pattern_branch(tmp_path):
     make_data(tmp_path / "data")
-    cfg = dict(
-        data=tmp_path / "data",
-        loss_net=WEIGHTS / "loss_net",
-        batch_size=2,
-        crop=32,
-        style_long_side=64,
-        adv_weight=0.0,
-        lr=0.05,
-    )
-    tiny = {"channels": [4, 8], "decoder_channels": [4], "num_res_blocks": 1}
-    train(TrainConfig(run=tmp_path / "a", steps=2, generator=tiny, **cfg))
+    cfg = dict(TINY_RUN, data=tmp_path / "data", adv_weight=0.0, lr=0.05)
+    train(TrainConfig(run=tmp_path / "a", steps=2, generator=TINY_GENERATOR, **cfg))
     grown = {"pattern_periods": [4.0, 8.0]}
     train(TrainConfig(run=tmp_path / "b", init=str(tmp_path / "a"), steps=2, generator=grown, **cfg))
     before = Generator.from_pretrained(tmp_path / "a" / "generator")
@@ -115,7 +106,11 @@ def test_init_with_generator_overrides_grows_the_pattern_branch(tmp_path):
     with pytest.raises(ValueError, match="pattern or colour branch"):
         train(TrainConfig(run=tmp_path / "u", init=str(tmp_path / "a"), steps=1, texture_styles="stripes", **cfg))
     with pytest.raises(ValueError, match="needs --init"):
-        train(TrainConfig(run=tmp_path / "w", steps=1, generator={**tiny, **grown}, texture_styles="stripes", **cfg))
+        train(
+            TrainConfig(
+                run=tmp_path / "w", steps=1, generator={**TINY_GENERATOR, **grown}, texture_styles="stripes", **cfg
+            )
+        )
     with pytest.raises(ValueError, match="not among"):
         train(TrainConfig(run=tmp_path / "v", init=str(tmp_path / "b"), steps=1, texture_styles="plaid", **cfg))
     # --stage-params all: the whole generator trains for the named styles (no branch needed); other codes stay
@@ -196,11 +191,8 @@ def test_paired_loss_learns_a_look_made_from_the_content_photos(tmp_path):
     assert (pairs[0][:3] + pairs[0][3:] - 1).abs().mean() < 0.05  # aligned: content + inverted = 1
     assert load_pairs(data / "content", data / "styles" / "red", 64) == []  # no exemplar made from a content photo
     cfg = dict(
+        TINY_RUN,
         data=data,
-        loss_net=WEIGHTS / "loss_net",
-        batch_size=2,
-        crop=32,
-        style_long_side=64,
         lr=0.02,
         code_lr=0.02,
         mlp_lr=0.02,
@@ -209,7 +201,7 @@ def test_paired_loss_learns_a_look_made_from_the_content_photos(tmp_path):
         style_weight=0.0,
         content_weight=0.0,
         color_weight=0.0,
-        generator={"channels": [4, 8], "decoder_channels": [4], "num_res_blocks": 1},
+        generator=TINY_GENERATOR,
     )
     errors = {}
     for weight in (0.0, 20.0):
