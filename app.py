@@ -40,6 +40,8 @@ SESSION_TTL = 3600  # seconds: a session's files are deleted when its tab closes
 NO_MIX = ("none", "")
 EXAMPLE_STYLES = ("watercolor", "pencil", "cartoon")  # shown first when the bank has them
 ON_SPACES = bool(os.environ.get("SPACE_ID"))
+EDITS = ("upload", "delete", "clear")  # a file list's events that change what it holds
+EMPTY_LEARN_STATUS = "Upload samples: a preview appears at once; **Learn** refines it."
 logger = logging.getLogger("personal_style_studio")
 
 INTRO = """# Personal Style Studio
@@ -220,13 +222,23 @@ class Handlers:
         return self.portrait
 
     @readable_errors
-    def zero_shot(self, samples: Any, content: Any, selfie: Any, request: gr.Request = None) -> str | None:
+    def zero_shot(
+        self, samples: Any, content: Any, selfie: Any, request: gr.Request = None
+    ) -> tuple[str | None, str, dict[str, Any]]:
+        """The samples' instant look on the preview portrait, a status naming its mix, the samples' thumbnails."""
         session = self.keep(request, samples, content, selfie)
         sample_images = upload_images(samples, max_side=512)
         if not sample_images:
-            return None
-        preview = studio.zero_shot_preview(self.pipe, sample_images, self.preview_portrait(content, selfie))
-        return self.output(session, preview, "preview")
+            return None, EMPTY_LEARN_STATUS, gr.update(value=[], visible=False)
+        portrait = self.preview_portrait(content, selfie)
+        preview, mix = studio.zero_shot_preview(self.pipe, sample_images, portrait)
+        count = f"{len(sample_images)} sample{'s' * (len(sample_images) != 1)}"
+        status = (
+            f"Preview from your {count}: the closest mix of built-in looks ({studio.describe_mix(mix)}). "
+            "**Learn** refines it into a look of its own; *instant* keeps this mix."
+        )
+        thumbs = [self.output(session, thumb, "sample") for thumb in studio.sample_thumbnails(sample_images)]
+        return self.output(session, preview, "preview"), status, gr.update(value=thumbs, visible=True)
 
     def arm_stop(self, request: gr.Request) -> None:
         self.stop_flags[request.session_hash] = threading.Event()
@@ -350,8 +362,7 @@ class Handlers:
 def learn_status(update: studio.LearnUpdate, stopping: bool = False) -> str:
     """How learning goes (shown with the progress bar: time left, latest losses) or how it ended."""
     if update.style is not None and not update.total:
-        mix = sorted((update.style.metadata.get("zero_shot_mix") or {}).items(), key=lambda kv: -kv[1])
-        parts = ", ".join(f"{weight:.0%} {look}" for look, weight in mix if weight >= 0.005)
+        parts = studio.describe_mix(update.style.metadata.get("zero_shot_mix") or {})
         return (
             f"**{update.style.name}**: instant mix of built-in looks ({parts}) in {update.elapsed:.0f} s. "
             "Selected in the Stylize tab."
@@ -494,6 +505,18 @@ def learn_tab() -> SimpleNamespace:
                 elem_id="samples",
                 **images,
             )
+            thumbs = gr.Gallery(
+                label="Your samples",
+                elem_id="sample-thumbs",
+                columns=6,
+                fit_columns=False,  # small thumbnails, six to a row, whatever the count
+                height=170,
+                visible=False,
+                object_fit="cover",
+                allow_preview=False,
+                interactive=False,
+                buttons=[],
+            )
             with gr.Accordion("Optional: your selfies, before/after pairs", open=False):
                 content = gr.File(label="A few of your own selfies", **images)
                 with gr.Row():
@@ -518,7 +541,7 @@ def learn_tab() -> SimpleNamespace:
                 stop = gr.Button("Stop", variant="stop")
         with gr.Column():
             preview = gr.Image(label="Preview", interactive=False, height=300, format="png")
-            status = gr.Markdown("Upload samples: a preview appears at once; **Learn** refines it.", min_height=72)
+            status = gr.Markdown(EMPTY_LEARN_STATUS, min_height=72, elem_id="learn-status")
             loss_plot = gr.LinePlot(  # no height: a fixed one clips the legend
                 x="step", y="relative", color="loss", label="Losses (smoothed, relative to the first step)"
             )
@@ -530,6 +553,7 @@ def learn_tab() -> SimpleNamespace:
             chart = distance_plot("Distance to your look, per layer", "input", "zero-shot", "learned")
     return SimpleNamespace(
         samples=samples,
+        thumbs=thumbs,
         content=content,
         before=before,
         after=after,
@@ -616,11 +640,12 @@ def wire(
     stylize.gallery.select(handlers.pick_from_gallery, None, stylize.style, queue=False, **private)
 
     preview_inputs = [learn.samples, learn.content, stylize.selfie]
+    preview_triggers = [getattr(part, event) for part in (learn.samples, learn.content) for event in EDITS]
     gr.on(
-        [learn.samples.upload, learn.content.upload],
+        preview_triggers,
         handlers.zero_shot,
         preview_inputs,
-        learn.preview,
+        [learn.preview, learn.status, learn.thumbs],
         api_name="preview",
         **work,
     )

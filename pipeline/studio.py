@@ -21,7 +21,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -351,14 +351,26 @@ def style_gallery(
 @on_gpu(duration=30)
 def zero_shot_preview(
     pipe: PersonalStylePipeline, samples: Sequence[Image.Image], portrait: Image.Image
-) -> Image.Image:
-    """The instant look of ``samples`` (no training) on ``portrait``."""
+) -> tuple[Image.Image, dict[str, float]]:
+    """The instant look of ``samples`` (no training) on ``portrait`` -> (image, the mix of bank looks it is)."""
     from .learn import zero_shot_style
 
     if not samples:
         raise StudioError("upload at least one style sample")
     style = zero_shot_style(pipe, list(samples), content=[portrait], name="preview")
-    return pipe(portrait, style=style, metrics=False).images[0]
+    return pipe(portrait, style=style, metrics=False).images[0], dict(style.metadata["mix"])
+
+
+def describe_mix(mix: Mapping[str, float]) -> str:
+    """A zero-shot mix in words, largest share first: ``{"noir": 0.3, "pencil": 0.7}`` -> "70% pencil, 30% noir"
+    (shares under 0.5 % are left out)."""
+    ranked = sorted(mix.items(), key=lambda kv: -kv[1])
+    return ", ".join(f"{weight:.0%} {look}" for look, weight in ranked if weight >= 0.005)
+
+
+def sample_thumbnails(samples: Sequence[Image.Image], side: int = THUMB_SIDE) -> list[Image.Image]:
+    """Small copies of the style samples, to show the visitor what was uploaded (long side ``side``)."""
+    return [fit_long_side(sample.convert("RGB"), side) for sample in samples]
 
 
 @dataclass
@@ -455,7 +467,10 @@ def learn_stream(
 
 def loss_history(updates: Sequence[LearnUpdate], smoothing: float = 0.8) -> pd.DataFrame:
     """Long format for a line plot: each loss term, smoothed (exponential moving average; the per-step values
-    jump with the random crops), relative to its first reported value so that all start at 1."""
+    jump with the random crops), relative to its first reported value so that all start at 1. Empty until two
+    steps are reported (one point draws no line: the instant quality has only step 0)."""
+    if len({update.step for update in updates}) < 2:
+        return pd.DataFrame(columns=["step", "loss", "relative"])
     first: dict[str, float] = {}
     smoothed: dict[str, float] = {}
     rows = []

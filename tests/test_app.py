@@ -15,6 +15,7 @@ from PIL import Image
 from test_hub import use_endpoint
 
 import app
+from pipeline import studio
 
 ASTRONAUT = ROOT / "assets" / "examples" / "astronaut.jpg"
 HOPPER = ROOT / "assets" / "examples" / "grace_hopper.jpg"
@@ -111,8 +112,9 @@ def test_learn_on_tiny_settings_then_stylize_with_it_in_that_session_only(server
 
 def test_instant_quality_keeps_the_preview_mix_as_a_session_style(server):
     me = client(server)
-    _, status, _, table, *_ = learn(me, name="now", quality="instant", steps=0)
+    _, status, losses, table, *_ = learn(me, name="now", quality="instant", steps=0)
     assert "**now**: instant mix of built-in looks (" in status and "%" in status
+    assert losses["data"] == []  # step 0 only: no loss curve to draw
     zero_shot, learned = ([row[i] for row in table["data"]] for i in (2, 3))
     assert zero_shot == learned  # no steps: the learned style is the zero-shot start
     _, metrics, _ = stylize(me, ASTRONAUT, "now")
@@ -138,9 +140,18 @@ def test_learn_status_says_which_state_was_kept(meta, said):
     assert said in app.learn_status(studio.LearnUpdate(60, 60, {}, None, 35.0, style=style))
 
 
-def test_instant_preview_from_the_samples(server):
-    preview = client(server).predict([handle_file(str(HOPPER))], None, None, api_name="/preview")
+def test_instant_preview_from_the_samples_names_its_mix_and_shows_the_samples(server):
+    samples = [handle_file(str(HOPPER)), handle_file(str(ASTRONAUT))]
+    preview, status, thumbs = client(server).predict(samples, None, None, api_name="/preview")
     assert Image.open(preview["path"]).size == Image.open(ASTRONAUT).size  # shown on the sample portrait
+    assert status.startswith("Preview from your 2 samples: the closest mix of built-in looks (") and "%" in status
+    assert thumbs["visible"] is True
+    sizes = [Image.open(thumb["image"]["path"]).size for thumb in thumbs["value"]]  # small copies, in upload order
+    aspects = [w / h for w, h in (Image.open(path).size for path in (HOPPER, ASTRONAUT))]
+    assert [max(size) for size in sizes] == [studio.THUMB_SIDE] * 2
+    assert [w / h for w, h in sizes] == [pytest.approx(a, rel=0.02) for a in aspects]
+    preview, status, thumbs = client(server).predict(None, None, None, api_name="/preview")  # all removed
+    assert (preview, status, thumbs["value"], thumbs["visible"]) == (None, app.EMPTY_LEARN_STATUS, [], False)
 
 
 def test_push_with_a_token_then_another_visitor_loads_it_by_repo_id(server, monkeypatch, tmp_path):

@@ -94,3 +94,50 @@ def test_a_sample_portrait_gives_a_result_in_one_click(page):
     page.locator("#output img").first.wait_for(state="visible", timeout=60_000)
     assert "/gradio_api/file=" in output_src(page)
     assert page.locator("#selfie img").count() > 0  # the portrait was loaded into the input too
+
+
+def sepia_samples(folder: Path) -> list[Path]:
+    """Three pictures in one look: scikit-image photos through the function that made the bank's sepia exemplars."""
+    import sys
+
+    import skimage.data
+    from PIL import Image
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from looks import LOOKS
+
+    paths = []
+    for name in ("coffee", "chelsea", "rocket"):
+        path = folder / f"{name}.png"
+        LOOKS["sepia"](Image.fromarray(getattr(skimage.data, name)())).save(path)
+        paths.append(path)
+    return paths
+
+
+def test_learn_a_look_from_uploaded_samples_then_stylize_with_it(page, tmp_path):
+    """The whole journey: upload samples (thumbnails and the instant preview appear, the status names its mix),
+    learn a few steps, then the learned look is selected in the Stylize tab and restyles a portrait."""
+    page.get_by_role("tab", name="Learn my style").click()
+    page.locator("#samples input[type=file]").set_input_files([str(p) for p in sepia_samples(tmp_path)])
+    page.locator("#sample-thumbs img").nth(2).wait_for(state="visible", timeout=60_000)
+    assert page.locator("#sample-thumbs img").count() == 3
+    page.get_by_text("Preview from your 3 samples").wait_for(timeout=60_000)
+    assert "% sepia" in page.locator("#learn-status").inner_text()  # the bank's own sepia leads the mix
+    page.get_by_text("Advanced").click()
+    page.get_by_label("Steps (0 = preset)").fill("10")
+    page.get_by_label("Training size, px (0 = preset)").fill("96")
+    page.get_by_label("Name").fill("my-sepia")
+    page.locator("#learn-button").click()
+    page.get_by_text(re.compile(r"my-sepia.*: (done|stopped early).* after \d+/10 steps")).wait_for(timeout=120_000)
+    screenshot = tmp_path / "learn.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    (ROOT / "out").mkdir(exist_ok=True)
+    shutil.copy(screenshot, ROOT / "out" / "learn_screenshot.png")
+
+    page.get_by_role("tab", name="Stylize").click()
+    assert "my-sepia (yours)" in page.locator("#style input").input_value()
+    page.locator("#selfie input[type=file]").set_input_files(str(PORTRAIT))
+    page.locator("#selfie img").first.wait_for(state="visible", timeout=30_000)
+    page.locator("#stylize-button").click()
+    page.locator("#output img").first.wait_for(state="visible", timeout=60_000)
+    page.get_by_text("content distance · relu2_2").first.wait_for(state="attached", timeout=30_000)

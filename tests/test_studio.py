@@ -94,9 +94,28 @@ def test_check_repo_id_refuses_paths_and_malformed_ids(repo_id):
         studio.check_repo_id(repo_id)
 
 
-def test_zero_shot_preview_is_instant_and_keeps_the_portrait_size(tiny_pipe, portrait, hopper):
-    preview = studio.zero_shot_preview(tiny_pipe, [hopper.resize((96, 112))], portrait.resize((80, 64)))
+def test_zero_shot_preview_is_instant_keeps_the_portrait_size_and_names_its_mix(tiny_pipe, portrait, hopper):
+    preview, mix = studio.zero_shot_preview(tiny_pipe, [hopper.resize((96, 112))], portrait.resize((80, 64)))
     assert preview.size == (80, 64)
+    assert set(mix) <= set(tiny_pipe.styles) and sum(mix.values()) == pytest.approx(1.0)
+
+
+def test_describe_mix_puts_the_largest_share_first_and_drops_traces():
+    assert studio.describe_mix({"noir": 0.3, "pencil": 0.696, "sepia": 0.004}) == "70% pencil, 30% noir"
+    assert studio.describe_mix({}) == ""
+
+
+def test_sample_thumbnails_shrink_to_the_long_side_and_never_grow():
+    big, small = Image.new("RGBA", (900, 300)), Image.new("L", (40, 90))
+    thumbs = studio.sample_thumbnails([big, small], side=120)
+    assert [t.size for t in thumbs] == [(120, 40), (40, 90)] and {t.mode for t in thumbs} == {"RGB"}
+
+
+def test_loss_history_draws_nothing_from_a_single_step():
+    one = studio.LearnUpdate(0, 0, {"validation": 2.0}, None, 1.0)
+    assert studio.loss_history([one]).empty  # the instant quality: step 0 only, no line to draw
+    two = studio.loss_history([one, studio.LearnUpdate(10, 10, {"validation": 1.0}, None, 2.0)])
+    assert list(two["relative"]) == [1.0, pytest.approx(0.9)]  # smoothed: 0.8 * 2 + 0.2 * 1, over 2
 
 
 def test_learn_stream_reports_each_step_then_the_style(tiny_pipe, portrait, hopper):
