@@ -50,14 +50,22 @@ VARIANTS = {  # label: (code_lr, index of the withheld sample or None)
     "fast + sample 1 withheld for validation": (0.1, 0),
     "fast + code lr 0.03": (0.03, None),
     "fast + code lr 0.01": (0.01, None),
+    "fast + sample 5 withheld + code lr 0.03": (0.03, 4),
+    "fast + sample 5 withheld + code lr 0.01": (0.01, 4),
+    "fast + sample 5 withheld + code lr 0.003": (0.003, 4),
 }
-EVERY = 10
+EVERY = 10  # steps between checkpoints (--every)
 
 
 def trajectory(
-    pipe: PersonalStylePipeline, look: bl.Look, start: PersonalStyle, code_lr: float, withheld: int | None
+    pipe: PersonalStylePipeline,
+    look: bl.Look,
+    start: PersonalStyle,
+    code_lr: float,
+    withheld: int | None,
+    every: int = EVERY,
 ) -> list[dict[str, float]]:
-    """Checkpoints {step, lab, in_sample[, withheld]} every EVERY steps of the fast loop from ``start``."""
+    """Checkpoints {step, lab, in_sample[, withheld]} every ``every`` steps of the fast loop from ``start``."""
     config = replace(preset("fast"), code_lr=code_lr, holdout=0.0)  # this function withholds (or not) itself
     train = [s for i, s in enumerate(look.samples) if i != withheld]
     setup = prepare(pipe, load_inputs(train, content=look.content), config, seed=0)
@@ -80,7 +88,7 @@ def trajectory(
         _set_lr(state, step, config)
         if backward_step(setup, state, config, step) is not None:
             state.optimizer.step()
-        if (step + 1) % EVERY == 0:
+        if (step + 1) % every == 0:
             checkpoint(step + 1)
     return points
 
@@ -94,7 +102,7 @@ def run(args: argparse.Namespace) -> dict:
         look = bl.make_look(name, args.held_out)
         setup = prepare(pipe, load_inputs(look.samples, content=look.content), replace(preset("fast"), holdout=0.0), 0)
         start = mixture_start(setup, pipe.styles, preset("fast"), "zero-shot")
-        results[name] = {label: trajectory(pipe, look, start, *VARIANTS[label]) for label in args.variants}
+        results[name] = {label: trajectory(pipe, look, start, *VARIANTS[label], args.every) for label in args.variants}
         print(f"{name}: {time.perf_counter() - started:.0f} s", flush=True)
     return results
 
@@ -105,6 +113,7 @@ def selected(points: list[dict[str, float]], by: str) -> dict[str, float]:
 
 
 def markdown(results: dict, runs: list[dict]) -> str:
+    steps = [p["step"] for p in next(iter(next(iter(results.values())).values()))]
     info = "; ".join(
         f"run {r['name']} ({', '.join(r['looks'])}): torch threads {r['threads']}, {r['minutes']:.1f} min" for r in runs
     )
@@ -115,12 +124,12 @@ def markdown(results: dict, runs: list[dict]) -> str:
         "",
         f"Looks, samples (f of {', '.join(bl.SAMPLE_PHOTOS)}), held-out portraits and learning content as in "
         "`learn.md`. Lab: mean CIELAB distance (|Δmean| + |Δstd|) of the stylised held-out portraits to the ground "
-        f"truth, lower is better; the objective is `learn`'s validation objective, every {EVERY} steps.",
+        f"truth, lower is better; the objective is `learn`'s validation objective, every {steps[1]} steps.",
         "",
         "## Which state each rule keeps (Lab ↓, mean over looks)",
         "",
-        "| variant | zero-shot start | kept by the in-sample objective (what `learn` returns) | kept by the withheld "
-        "sample | last step | best checkpoint (needs the ground truth) |",
+        "| variant | zero-shot start | kept by the in-sample objective (`learn` before holdout) | kept by the "
+        "withheld sample (what `learn` returns) | last step | best checkpoint (needs the ground truth) |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for label in dict.fromkeys(label for variants in results.values() for label in variants):
@@ -131,7 +140,6 @@ def markdown(results: dict, runs: list[dict]) -> str:
         cells.append(np.mean([min(p["lab"] for p in r) for r in rows]))
         lines.append(f"| {label} | " + " | ".join("–" if c is None else f"{c:.1f}" for c in cells) + " |")
     lines += ["", "## Per look: Lab · in-sample objective (· withheld-sample objective) at each checkpoint", ""]
-    steps = [p["step"] for p in next(iter(next(iter(results.values())).values()))]
     lines += ["| look | variant | " + " | ".join(f"step {s}" for s in steps) + " |"]
     lines += ["| --- | --- | " + " | ".join("---" for _ in steps) + " |"]
     for look, variants in results.items():
@@ -152,6 +160,7 @@ def main() -> None:
     parser.add_argument("--looks", default=",".join(bl.LOOKS))
     parser.add_argument("--held-out", type=int, default=2)
     parser.add_argument("--variants", default="", help="comma-separated labels from VARIANTS (default: all)")
+    parser.add_argument("--every", type=int, default=EVERY, help="steps between checkpoints")
     parser.add_argument("--merge", default="", help="comma-separated result stems in --out to merge into --name")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -150,6 +150,9 @@ PRESETS: dict[str, LearnConfig] = {
 # has no close look (crosshatch, riso_duotone, pencil). Nothing the samples give separates the two cases yet, so the
 # choice is the user's. ``holdout`` (learn_trajectory.md, six looks: Lab 19.3 kept by one withheld sample vs 26.1
 # by the loop's own targets; on the seven bank looks 26.6 vs 25.0) keeps the start where the grades drift away.
+# code_lr: one Adam step of 0.1 from the start multiplies the objective by up to 17 (the colour branch and style MLP
+# are sharp in the code), but smaller rates keep no better states (learn_trajectory_lr.md, 13 looks, withheld rule:
+# Lab 23.5 at 0.1, 24.8 at 0.03, 24.9 at 0.01, 23.4 at 0.003): the objective parts from the look at any step size.
 
 
 def preset(quality: str, steps: int | None = None, size: int | None = None) -> LearnConfig:
