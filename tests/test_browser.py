@@ -12,7 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import skimage.data
 from conftest import ROOT, free_port
+from PIL import Image
+from test_weights import procedural_looks
 
 import app
 
@@ -98,18 +101,11 @@ def test_a_sample_portrait_gives_a_result_in_one_click(page):
 
 def sepia_samples(folder: Path) -> list[Path]:
     """Three pictures in one look: scikit-image photos through the function that made the bank's sepia exemplars."""
-    import sys
-
-    import skimage.data
-    from PIL import Image
-
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from looks import LOOKS
-
+    sepia = procedural_looks()["sepia"]
     paths = []
     for name in ("coffee", "chelsea", "rocket"):
         path = folder / f"{name}.png"
-        LOOKS["sepia"](Image.fromarray(getattr(skimage.data, name)())).save(path)
+        sepia(Image.fromarray(getattr(skimage.data, name)())).save(path)
         paths.append(path)
     return paths
 
