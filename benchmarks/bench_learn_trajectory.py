@@ -107,13 +107,27 @@ def run(args: argparse.Namespace) -> dict:
     return results
 
 
-def selected(points: list[dict[str, float]], by: str) -> dict[str, float]:
-    """The checkpoint with the lowest ``by`` objective (the start included), as ``learn`` keeps it."""
-    return min(points, key=lambda p: p[by])
+def selected(points: list[dict[str, float]], by: str, margin: float = 1.0) -> dict[str, float]:
+    """The checkpoint ``learn`` would keep by the ``by`` objective: of those it validates (every ``eval_every``
+    steps), the lowest after the start if it scores below ``margin`` times the start's, else the start."""
+    every = preset("fast").eval_every
+    start, *steps = [p for p in points if p["step"] % every == 0]
+    best = min(steps, key=lambda p: p[by], default=start)
+    return best if best[by] < margin * start[by] else start
+
+
+def kept(points: list[dict[str, float]]) -> dict[str, float]:
+    """What ``learn`` returns: judged by the withheld sample where there is one, else by the loop's own targets,
+    each with its :func:`pipeline.learn.keep_margin`."""
+    config = preset("fast")
+    if "withheld" in points[0]:
+        return selected(points, "withheld", config.keep_margin)
+    return selected(points, "in_sample", config.keep_margin_in_sample)
 
 
 def markdown(results: dict, runs: list[dict]) -> str:
-    steps = [p["step"] for p in next(iter(next(iter(results.values())).values()))]
+    steps = sorted({p["step"] for variants in results.values() for points in variants.values() for p in points})
+    config = preset("fast")
     info = "; ".join(
         f"run {r['name']} ({', '.join(r['looks'])}): torch threads {r['threads']}, {r['minutes']:.1f} min" for r in runs
     )
@@ -124,29 +138,34 @@ def markdown(results: dict, runs: list[dict]) -> str:
         "",
         f"Looks, samples (f of {', '.join(bl.SAMPLE_PHOTOS)}), held-out portraits and learning content as in "
         "`learn.md`. Lab: mean CIELAB distance (|Δmean| + |Δstd|) of the stylised held-out portraits to the ground "
-        f"truth, lower is better; the objective is `learn`'s validation objective, every {steps[1]} steps.",
+        "truth, lower is better; the objective is `learn`'s validation objective at each checkpoint. The rules "
+        f"choose among the checkpoints `learn` validates (every {config.eval_every} steps, the start included).",
         "",
         "## Which state each rule keeps (Lab ↓, mean over looks)",
         "",
-        "| variant | zero-shot start | kept by the in-sample objective (`learn` before holdout) | kept by the "
-        "withheld sample (what `learn` returns) | last step | best checkpoint (needs the ground truth) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| variant | looks | zero-shot start | lowest in-sample objective | lowest withheld-sample objective | "
+        f"what `learn` keeps (withheld ×{config.keep_margin}, else in-sample ×{config.keep_margin_in_sample}) | "
+        "last step | best checkpoint (needs the ground truth) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for label in dict.fromkeys(label for variants in results.values() for label in variants):
         rows = [results[look][label] for look in results if label in results[look]]
         cells = [np.mean([r[0]["lab"] for r in rows]), np.mean([selected(r, "in_sample")["lab"] for r in rows])]
         held = [selected(r, "withheld")["lab"] for r in rows if "withheld" in r[0]]
-        cells += [np.mean(held) if held else None, np.mean([r[-1]["lab"] for r in rows])]
-        cells.append(np.mean([min(p["lab"] for p in r) for r in rows]))
-        lines.append(f"| {label} | " + " | ".join("–" if c is None else f"{c:.1f}" for c in cells) + " |")
+        cells += [np.mean(held) if held else None, np.mean([kept(r)["lab"] for r in rows])]
+        cells += [np.mean([r[-1]["lab"] for r in rows]), np.mean([min(p["lab"] for p in r) for r in rows])]
+        lines.append(f"| {label} | {len(rows)} | " + " | ".join("–" if c is None else f"{c:.1f}" for c in cells) + " |")
     lines += ["", "## Per look: Lab · in-sample objective (· withheld-sample objective) at each checkpoint", ""]
     lines += ["| look | variant | " + " | ".join(f"step {s}" for s in steps) + " |"]
     lines += ["| --- | --- | " + " | ".join("---" for _ in steps) + " |"]
     for look, variants in results.items():
         for label, points in variants.items():
+            at = {p["step"]: p for p in points}
             cells = [
                 f"{p['lab']:.1f} · {p['in_sample']:.2f}" + (f" · {p['withheld']:.2f}" if "withheld" in p else "")
-                for p in points
+                if (p := at.get(step))
+                else "–"
+                for step in steps
             ]
             lines.append(f"| {look} | {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -166,7 +185,10 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.merge:
         parts = [json.loads((args.out / f"{stem}.json").read_text()) for stem in args.merge.split(",")]
-        results = {look: v for part in parts for look, v in part["results"].items()}
+        results: dict[str, dict] = {}  # runs of the same look add their variants
+        for part in parts:
+            for look, variants in part["results"].items():
+                results.setdefault(look, {}).update(variants)
         runs = [{**part["run"], "looks": list(part["results"])} for part in parts]
     else:
         args.looks = [name.strip() for name in args.looks.split(",") if name.strip()]

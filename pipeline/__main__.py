@@ -106,6 +106,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 def cmd_learn(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
+    from . import studio
+
     pipe = load_pipeline(args.weights)
     bar = tqdm(total=1, unit="step", file=sys.stderr, desc=f"learning {args.name}")
 
@@ -127,8 +129,13 @@ def cmd_learn(args: argparse.Namespace) -> None:
     bar.close()
     style.name = args.name
     style.save_pretrained(args.out)
-    metrics = style.metadata.get("metrics", {})
-    print(f"saved {args.out} ({style.metadata.get('seconds', 0):.1f} s); metrics on the samples: {json.dumps(metrics)}")
+    meta = style.metadata
+    if meta.get("steps"):
+        print(studio.describe_kept(meta, meta["steps"]) or f"Kept the last step ({meta['steps']}).")
+    if meta.get("kept_step") == 0:
+        print(f"The instant mix: {studio.describe_mix(meta.get('zero_shot_mix') or {})}.")
+    metrics = meta.get("metrics", {})
+    print(f"saved {args.out} ({meta.get('seconds', 0):.1f} s); metrics on the samples: {json.dumps(metrics)}")
 
 
 def cmd_push(args: argparse.Namespace) -> None:

@@ -368,6 +368,21 @@ def describe_mix(mix: Mapping[str, float]) -> str:
     return ", ".join(f"{weight:.0%} {look}" for look, weight in ranked if weight >= 0.005)
 
 
+def describe_kept(metadata: Mapping[str, Any], last_step: int) -> str:
+    """Which state a learning run kept, in words ("" when it is the last step): a learned step, or the instant
+    mix when no step beat it by the run's margin."""
+    kept = metadata.get("kept_step")
+    withheld = metadata.get("withheld") or 0
+    judge = {0: "your samples", 1: "the withheld sample"}.get(withheld, f"the {withheld} withheld samples")
+    if kept == 0:
+        margin = metadata.get("keep_margin", 1.0)
+        clearly = f"{1 - margin:.0%} better" if margin < 1 else "better"
+        return f"No step scored {clearly} on {judge} than the instant preview, so that is what you get."
+    if kept is not None and kept != last_step:
+        return f"Kept step {kept}, the best on {judge}."
+    return ""
+
+
 def sample_thumbnails(samples: Sequence[Image.Image], side: int = THUMB_SIDE) -> list[Image.Image]:
     """Small copies of the style samples, to show the visitor what was uploaded (long side ``side``)."""
     return [fit_long_side(sample.convert("RGB"), side) for sample in samples]
@@ -383,6 +398,8 @@ class LearnUpdate:
     preview: Image.Image | None
     elapsed: float
     style: PersonalStyle | None = None
+    margin: float | None = None  # the share of the start's validation a step must beat to replace it
+    withheld: int = 0  # samples the run validates on (0: its own)
 
     @property
     def eta(self) -> float | None:
@@ -425,10 +442,15 @@ def learn_stream(
     updates: queue.Queue[LearnUpdate | None] = queue.Queue()
     outcome: dict[str, Any] = {}
     start = time.monotonic()
+    from .learn import keep_margin, preset, withheld_count
+
+    config = preset(quality, steps, size)
+    withheld = withheld_count(len(samples), config.holdout)
+    margin = keep_margin(config, withheld > 0)
 
     def report(step: int, total: int, losses: dict[str, float], preview: Image.Image | None) -> bool:
         values = {term: float(value) for term, value in losses.items()}
-        updates.put(LearnUpdate(step, total, values, preview, time.monotonic() - start))
+        updates.put(LearnUpdate(step, total, values, preview, time.monotonic() - start, None, margin, withheld))
         return stop.is_set()
 
     def work() -> None:
@@ -465,23 +487,29 @@ def learn_stream(
     yield dataclasses.replace(last, elapsed=time.monotonic() - start, style=outcome["style"])
 
 
-def loss_history(updates: Sequence[LearnUpdate], smoothing: float = 0.8) -> pd.DataFrame:
-    """Long format for a line plot: each loss term, smoothed (exponential moving average; the per-step values
-    jump with the random crops), relative to its first reported value so that all start at 1. Empty until two
-    steps are reported (one point draws no line: the instant quality has only step 0)."""
-    if len({update.step for update in updates}) < 2:
-        return pd.DataFrame(columns=["step", "loss", "relative"])
-    first: dict[str, float] = {}
-    smoothed: dict[str, float] = {}
-    rows = []
-    for update in updates:
-        for term, value in update.losses.items():
-            if not math.isfinite(value):
-                continue
-            first.setdefault(term, abs(value) or 1.0)
-            smoothed[term] = value if term not in smoothed else smoothing * smoothed[term] + (1 - smoothing) * value
-            rows.append({"step": update.step, "loss": term, "relative": smoothed[term] / first[term]})
-    return pd.DataFrame(rows, columns=["step", "loss", "relative"])
+HISTORY_COLUMNS = ["step", "line", "relative"]
+
+
+def loss_history(updates: Sequence[LearnUpdate]) -> pd.DataFrame:
+    """Long format for a line plot of how learning goes against the instant mix: the validation objective (what
+    decides which state is kept) relative to the zero-shot start's, so the start is 1, and the bar a step must get
+    under to replace the start (``margin``), drawn over all steps. Empty for a run without steps (the instant
+    quality) or before the start is validated. The training terms are left out: they jump with the random crops,
+    and the first step often multiplies them by 10-50."""
+    validated = [
+        (u.step, u.losses["validation"]) for u in updates if math.isfinite(u.losses.get("validation", math.nan))
+    ]
+    if not updates or not updates[-1].total or not validated or validated[0][0] != 0:
+        return pd.DataFrame(columns=HISTORY_COLUMNS)
+    last = updates[-1]
+    judge = {0: "your samples", 1: "the withheld sample"}.get(last.withheld, f"the {last.withheld} withheld samples")
+    start = abs(validated[0][1]) or 1.0
+    line = f"distance to {judge}"
+    rows = [{"step": step, "line": line, "relative": value / start} for step, value in validated]
+    if last.margin is not None:
+        bar = f"to beat the instant mix (×{last.margin:g})"
+        rows += [{"step": step, "line": bar, "relative": last.margin} for step in (0, last.total)]
+    return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
 
 
 # --- the Hub ---------------------------------------------------------------------------------------------------

@@ -75,6 +75,7 @@ def test_learn_instant_writes_the_zero_shot_style(tiny_pipe, portrait, tmp_path)
     meta = json.loads((tmp_path / "now" / "style.json").read_text())
     assert meta["name"] == "now" and meta["quality"] == "instant" and meta["steps"] == 0 and meta["zero_shot_mix"]
     assert "saved" in done.stdout and "zero_shot_style_loss" in done.stdout
+    assert "The instant mix: " in done.stdout and "%" in done.stdout
     listed = run_cli(
         "stylize",
         str(tmp_path / "sample.png"),
@@ -85,3 +86,19 @@ def test_learn_instant_writes_the_zero_shot_style(tiny_pipe, portrait, tmp_path)
         weights=tmp_path / "w",
     )
     assert listed.returncode == 0, listed.stderr
+
+
+def test_learn_says_which_state_it_kept(tiny_pipe, portrait, tmp_path):
+    tiny_pipe.save_pretrained(tmp_path / "w")
+    portrait.resize((96, 96)).save(tmp_path / "sample.png")
+    args = ["learn", str(tmp_path / "sample.png"), "--name", "s", "--out", str(tmp_path / "s"), "--steps", "10"]
+    args += ["--size", "64"]
+    done = run_cli(*args, weights=tmp_path / "w")
+    assert done.returncode == 0, done.stderr
+    meta = json.loads((tmp_path / "s" / "style.json").read_text())
+    assert meta["steps"] == 10 and meta["withheld"] == 0 and meta["keep_margin"] == 0.5
+    if meta["kept_step"] == 0:
+        assert "No step scored 50% better on your samples than the instant preview" in done.stdout
+        assert "The instant mix: " in done.stdout
+    else:
+        assert "Kept the last step (10)." in done.stdout and "The instant mix" not in done.stdout

@@ -64,7 +64,7 @@ def test_learn_style_returns_a_complete_style_and_leaves_the_base_weights(tiny_p
 
 
 def test_same_seed_same_style_other_seed_other_style(tiny_pipe, portrait):
-    config = tiny_config(steps=3, adapters=True, adv_weight=0.05)
+    config = tiny_config(steps=3, adapters=True, adv_weight=0.05, keep_margin=1.0)  # keep the learned state
     inputs = load_inputs(warm_samples(), content=[portrait])
     a, b = (learn(tiny_pipe, inputs, config, seed=7) for _ in range(2))
     c = learn(tiny_pipe, inputs, config, seed=8)
@@ -73,15 +73,42 @@ def test_same_seed_same_style_other_seed_other_style(tiny_pipe, portrait):
     assert not torch.equal(a.code, c.code)
 
 
+LEARNS = dict(steps=20, code_lr=0.3, cycle_weight=0.0, eval_every=5)  # steps that beat the tiny start
+
+
+def validated_steps(style: PersonalStyle) -> dict[int, float]:
+    return {h["step"]: h["validation"] for h in style.metadata["history"] if "validation" in h}
+
+
 def test_learning_lowers_the_objective_and_gram_loss_below_zero_shot(tiny_pipe, portrait):
-    config = tiny_config(steps=20, code_lr=0.3, cycle_weight=0.0, eval_every=5)
+    config = tiny_config(**LEARNS, keep_margin=1.0)
     style = learn(tiny_pipe, load_inputs(warm_samples(), content=[portrait]), config)
-    validated = {h["step"]: h["validation"] for h in style.metadata["history"] if "validation" in h}
+    validated = validated_steps(style)
     validation = list(validated.values())
     assert len(validation) == 5 and validation[-1] < 0.95 * validation[0]  # step 0 is the zero-shot start
     assert style.metadata["kept_step"] == min(validated, key=validated.get) > 0
     metrics = style.metadata["metrics"]
     assert sum(metrics["style_loss"].values()) < sum(metrics["zero_shot_style_loss"].values()), metrics
+
+
+@pytest.mark.parametrize("holdout", [0.2, 0.0])
+def test_a_learned_state_replaces_the_start_only_below_the_margin(tiny_pipe, portrait, holdout):
+    inputs = load_inputs(warm_samples(), content=[portrait])
+    margin = "keep_margin" if holdout else "keep_margin_in_sample"
+    other = "keep_margin_in_sample" if holdout else "keep_margin"
+    free = learn(tiny_pipe, inputs, tiny_config(**LEARNS, holdout=holdout, **{margin: 1.0}))
+    assert free.metadata["withheld"] == (1 if holdout else 0)
+    validated = validated_steps(free)
+    best = min((s for s in validated if s), key=validated.get)
+    ratio = validated[best] / validated[0]
+    assert ratio < 0.95, validated
+    start = learn(tiny_pipe, inputs, tiny_config(steps=0, holdout=holdout))
+    # just above the best step's share of the start: kept; just below: the start, whatever the other margin says
+    kept = learn(tiny_pipe, inputs, tiny_config(**LEARNS, holdout=holdout, **{margin: ratio * 1.01, other: 0.01}))
+    assert kept.metadata["kept_step"] == best and torch.equal(kept.code, free.code)
+    strict = learn(tiny_pipe, inputs, tiny_config(**LEARNS, holdout=holdout, **{margin: ratio * 0.99, other: 1.0}))
+    assert strict.metadata["kept_step"] == 0 and torch.equal(strict.code, start.code)
+    assert strict.metadata["history"] == free.metadata["history"]  # the same steps, only the choice differs
 
 
 def test_zero_shot_picks_the_nearest_bank_style(tiny_pipe, portrait):
@@ -176,6 +203,17 @@ def test_negative_steps_are_a_clear_error():
 def test_holdout_out_of_range_is_a_clear_error():
     with pytest.raises(ValueError, match=r"LearnConfig.holdout must be in \[0, 1\), got 1.0"):
         LearnConfig(holdout=1.0)
+
+
+@pytest.mark.parametrize("field", ["keep_margin", "keep_margin_in_sample"])
+@pytest.mark.parametrize("value", [0.0, 1.5])
+def test_keep_margin_out_of_range_is_a_clear_error(field, value):
+    with pytest.raises(ValueError, match=rf"LearnConfig.{field} must be in \(0, 1\], got {value}"):
+        LearnConfig(**{field: value})
+
+
+def test_the_presets_keep_the_start_unless_learning_clearly_beats_it():
+    assert {(c.keep_margin, c.keep_margin_in_sample) for c in PRESETS.values()} == {(0.7, 0.5)}
 
 
 def test_unknown_zero_shot_distance_is_a_clear_error():

@@ -111,11 +111,22 @@ def test_sample_thumbnails_shrink_to_the_long_side_and_never_grow():
     assert [t.size for t in thumbs] == [(120, 40), (40, 90)] and {t.mode for t in thumbs} == {"RGB"}
 
 
-def test_loss_history_draws_nothing_from_a_single_step():
-    one = studio.LearnUpdate(0, 0, {"validation": 2.0}, None, 1.0)
-    assert studio.loss_history([one]).empty  # the instant quality: step 0 only, no line to draw
-    two = studio.loss_history([one, studio.LearnUpdate(10, 10, {"validation": 1.0}, None, 2.0)])
-    assert list(two["relative"]) == [1.0, pytest.approx(0.9)]  # smoothed: 0.8 * 2 + 0.2 * 1, over 2
+def test_loss_history_is_the_validation_against_the_start_and_the_bar_to_beat():
+    def update(step, total, losses):
+        return studio.LearnUpdate(step, total, losses, None, 1.0, margin=0.7, withheld=1)
+
+    assert studio.loss_history([update(0, 0, {"validation": 2.0})]).empty  # the instant quality: no steps
+    assert studio.loss_history([update(1, 60, {"style": 3.0})]).empty  # no validated start
+    start = update(0, 60, {"validation": 2.0})
+    steps = [update(s, 60, {"style": 40.0, "objective": 30.0}) for s in range(1, 10)]
+    history = studio.loss_history([start, *steps, update(10, 60, {"style": 5.0, "validation": 1.2})])
+    judge = history[history["line"] == "distance to the withheld sample"]
+    bar = history[history["line"] == "to beat the instant mix (×0.7)"]
+    assert list(judge["step"]) == [0, 10] and list(judge["relative"]) == [1.0, pytest.approx(0.6)]
+    assert list(bar["step"]) == [0, 60] and list(bar["relative"]) == [0.7, 0.7]
+    assert set(history["line"]) == {"distance to the withheld sample", "to beat the instant mix (×0.7)"}
+    own = studio.loss_history([studio.LearnUpdate(0, 5, {"validation": 2.0}, None, 1.0, margin=0.5)])
+    assert set(own["line"]) == {"distance to your samples", "to beat the instant mix (×0.5)"}
 
 
 def test_learn_stream_reports_each_step_then_the_style(tiny_pipe, portrait, hopper):
@@ -130,9 +141,11 @@ def test_learn_stream_reports_each_step_then_the_style(tiny_pipe, portrait, hopp
     assert updates[0].preview is not None and updates[0].eta is None  # step 0: the zero-shot preview, at once
     assert updates[1].eta is not None and updates[1].losses and updates[2].preview is not None
     assert tiny_pipe.styles == bank  # a learned style belongs to its session, never to the shared bank
+    assert {(u.margin, u.withheld) for u in updates[:-1]} == {(0.5, 0)}  # one sample: judged on its own targets
     history = studio.loss_history(updates[:-1])
-    assert set(history.columns) == {"step", "loss", "relative"}
-    assert (history[history["step"] == 1]["relative"] == 1.0).all()
+    assert list(history.columns) == ["step", "line", "relative"]
+    assert list(history[history["line"] == "distance to your samples"]["step"]) == [0, 2]  # validated at the end
+    assert list(history[history["step"] == 0]["relative"]) == [1.0, 0.5]
     table, chart = studio.learned_metrics(updates[-1].style)
     assert list(table.columns) == ["measure", "input", "zero-shot", "learned"] and len(chart) == 9
 
