@@ -540,8 +540,11 @@ def learn_tab() -> SimpleNamespace:
                 x="step",
                 y="relative",
                 color="line",
-                label="While learning: distance to your look, relative to the instant mix (lower is closer)",
+                label="While learning: distance to your look, relative to the instant mix (lower is closer; a "
+                "step replaces the mix only below the bar)",
                 y_title="relative to the instant mix",
+                color_title="judged on",
+                y_lim=[0, None],
             )
             table = gr.Dataframe(
                 label="Metrics of the learned style: the learning photos' distance to your samples' look",

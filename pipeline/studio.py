@@ -502,12 +502,11 @@ def loss_history(updates: Sequence[LearnUpdate]) -> pd.DataFrame:
     if not updates or not updates[-1].total or not validated or validated[0][0] != 0:
         return pd.DataFrame(columns=HISTORY_COLUMNS)
     last = updates[-1]
-    judge = {0: "your samples", 1: "the withheld sample"}.get(last.withheld, f"the {last.withheld} withheld samples")
+    line = {0: "your samples", 1: "withheld sample"}.get(last.withheld, f"{last.withheld} withheld samples")
     start = abs(validated[0][1]) or 1.0
-    line = f"distance to {judge}"
     rows = [{"step": step, "line": line, "relative": value / start} for step, value in validated]
     if last.margin is not None:
-        bar = f"to beat the instant mix (×{last.margin:g})"
+        bar = f"bar to beat (×{last.margin:g})"
         rows += [{"step": step, "line": bar, "relative": last.margin} for step in (0, last.total)]
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
 

@@ -120,13 +120,13 @@ def test_loss_history_is_the_validation_against_the_start_and_the_bar_to_beat():
     start = update(0, 60, {"validation": 2.0})
     steps = [update(s, 60, {"style": 40.0, "objective": 30.0}) for s in range(1, 10)]
     history = studio.loss_history([start, *steps, update(10, 60, {"style": 5.0, "validation": 1.2})])
-    judge = history[history["line"] == "distance to the withheld sample"]
-    bar = history[history["line"] == "to beat the instant mix (×0.7)"]
+    judge = history[history["line"] == "withheld sample"]
+    bar = history[history["line"] == "bar to beat (×0.7)"]
     assert list(judge["step"]) == [0, 10] and list(judge["relative"]) == [1.0, pytest.approx(0.6)]
     assert list(bar["step"]) == [0, 60] and list(bar["relative"]) == [0.7, 0.7]
-    assert set(history["line"]) == {"distance to the withheld sample", "to beat the instant mix (×0.7)"}
+    assert set(history["line"]) == {"withheld sample", "bar to beat (×0.7)"}
     own = studio.loss_history([studio.LearnUpdate(0, 5, {"validation": 2.0}, None, 1.0, margin=0.5)])
-    assert set(own["line"]) == {"distance to your samples", "to beat the instant mix (×0.5)"}
+    assert set(own["line"]) == {"your samples", "bar to beat (×0.5)"}
 
 
 def test_learn_stream_reports_each_step_then_the_style(tiny_pipe, portrait, hopper):
@@ -144,7 +144,7 @@ def test_learn_stream_reports_each_step_then_the_style(tiny_pipe, portrait, hopp
     assert {(u.margin, u.withheld) for u in updates[:-1]} == {(0.5, 0)}  # one sample: judged on its own targets
     history = studio.loss_history(updates[:-1])
     assert list(history.columns) == ["step", "line", "relative"]
-    assert list(history[history["line"] == "distance to your samples"]["step"]) == [0, 2]  # validated at the end
+    assert list(history[history["line"] == "your samples"]["step"]) == [0, 2]  # validated at the end
     assert list(history[history["step"] == 0]["relative"]) == [1.0, 0.5]
     table, chart = studio.learned_metrics(updates[-1].style)
     assert list(table.columns) == ["measure", "input", "zero-shot", "learned"] and len(chart) == 9
