@@ -13,9 +13,9 @@ Gatys optimisation with our loss net and our objective, given per image the wall
 needed to learn the look; ours zero-shot; ours after each preset. Scores against f(y): SSIM, PSNR, Lab colour
 distance (|mean| + |std| over L, a, b), scale-invariant Gram distance (our loss net, relu1_2..relu3_3). An
 ablation at a fixed step budget decides which losses the presets keep, a comparison of zero-shot mixtures
-picks the start, and ``keep`` compares which state the fast preset returns (with and without the keep margin). Writes ``<name>.md`` and ``<name>.json`` to ``--out`` (with the comparison also
-``<name>_quality_time.png`` and ``<name>_examples.jpg``); the "fast" timing and peak RSS come from a separate
-process.
+picks the start, and ``keep`` compares which state the fast preset returns (with and without the keep margin).
+Writes ``<name>.md`` and ``<name>.json`` to ``--out`` (with the comparison also ``<name>_quality_time.png`` and
+``<name>_examples.jpg``); the "fast" timing and peak RSS come from a separate process.
 """
 
 from __future__ import annotations

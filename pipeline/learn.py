@@ -155,8 +155,9 @@ PRESETS: dict[str, LearnConfig] = {
 # (learn_trajectory_bank.md: seven more bank looks, Lab 14.9 zero-shot vs 25.0 after the fast steps), and on those
 # neither the withheld-sample validation (26.6) nor a smaller code learning rate stops it; it helps where the bank
 # has no close look (crosshatch, riso_duotone, pencil). The keep margin (below) tells the two apart on 11 of 13
-# looks; "instant" stays the user's choice. ``holdout`` (learn_trajectory.md, six looks: Lab 19.3 kept by one withheld sample vs 26.1
-# by the loop's own targets; on the seven bank looks 26.6 vs 25.0) keeps the start where the grades drift away.
+# looks; "instant" stays the user's choice. ``holdout`` (learn_trajectory.md, six looks: Lab 19.3 kept by one
+# withheld sample vs 26.1 by the loop's own targets; on the seven bank looks 26.6 vs 25.0) keeps the start where the
+# grades drift away.
 # code_lr: one Adam step of 0.1 from the start multiplies the objective by up to 17 (the colour branch and style MLP
 # are sharp in the code), but smaller rates keep no better states (learn_trajectory_lr.md, 13 looks, withheld rule:
 # Lab 23.5 at 0.1, 24.8 at 0.03, 24.9 at 0.01, 23.4 at 0.003): the objective parts from the look at any step size.

@@ -368,18 +368,22 @@ def describe_mix(mix: Mapping[str, float]) -> str:
     return ", ".join(f"{weight:.0%} {look}" for look, weight in ranked if weight >= 0.005)
 
 
+def judge(withheld: int) -> str:
+    """What a learning run's validation scores against: ``withheld`` samples, or (0) the ones it fits."""
+    return {0: "your samples", 1: "the withheld sample"}.get(withheld, f"the {withheld} withheld samples")
+
+
 def describe_kept(metadata: Mapping[str, Any], last_step: int) -> str:
     """Which state a learning run kept, in words ("" when it is the last step): a learned step, or the instant
     mix when no step beat it by the run's margin."""
     kept = metadata.get("kept_step")
-    withheld = metadata.get("withheld") or 0
-    judge = {0: "your samples", 1: "the withheld sample"}.get(withheld, f"the {withheld} withheld samples")
+    judged = judge(metadata.get("withheld") or 0)
     if kept == 0:
         margin = metadata.get("keep_margin", 1.0)
         clearly = f"{1 - margin:.0%} better" if margin < 1 else "better"
-        return f"No step scored {clearly} on {judge} than the instant preview, so that is what you get."
+        return f"No step scored {clearly} on {judged} than the instant preview, so that is what you get."
     if kept is not None and kept != last_step:
-        return f"Kept step {kept}, the best on {judge}."
+        return f"Kept step {kept}, the best on {judged}."
     return ""
 
 
@@ -438,13 +442,13 @@ def learn_stream(
     if quality not in QUALITIES:
         raise StudioError(f"quality must be one of {', '.join(QUALITIES)}, got {quality!r}")
     check_learn_inputs(samples, content, pairs)
+    from .learn import keep_margin, preset, withheld_count
+
     stop = stop or threading.Event()
     updates: queue.Queue[LearnUpdate | None] = queue.Queue()
     outcome: dict[str, Any] = {}
     start = time.monotonic()
-    from .learn import keep_margin, preset, withheld_count
-
-    config = preset(quality, steps, size)
+    config = preset(quality, steps, size)  # as learn_style makes it, to draw the bar before the run ends
     withheld = withheld_count(len(samples), config.holdout)
     margin = keep_margin(config, withheld > 0)
 
@@ -502,7 +506,7 @@ def loss_history(updates: Sequence[LearnUpdate]) -> pd.DataFrame:
     if not updates or not updates[-1].total or not validated or validated[0][0] != 0:
         return pd.DataFrame(columns=HISTORY_COLUMNS)
     last = updates[-1]
-    line = {0: "your samples", 1: "withheld sample"}.get(last.withheld, f"{last.withheld} withheld samples")
+    line = judge(last.withheld)
     start = abs(validated[0][1]) or 1.0
     rows = [{"step": step, "line": line, "relative": value / start} for step, value in validated]
     if last.margin is not None:

@@ -120,11 +120,11 @@ def test_loss_history_is_the_validation_against_the_start_and_the_bar_to_beat():
     start = update(0, 60, {"validation": 2.0})
     steps = [update(s, 60, {"style": 40.0, "objective": 30.0}) for s in range(1, 10)]
     history = studio.loss_history([start, *steps, update(10, 60, {"style": 5.0, "validation": 1.2})])
-    judge = history[history["line"] == "withheld sample"]
+    judge = history[history["line"] == "the withheld sample"]
     bar = history[history["line"] == "bar to beat (×0.7)"]
     assert list(judge["step"]) == [0, 10] and list(judge["relative"]) == [1.0, pytest.approx(0.6)]
     assert list(bar["step"]) == [0, 60] and list(bar["relative"]) == [0.7, 0.7]
-    assert set(history["line"]) == {"withheld sample", "bar to beat (×0.7)"}
+    assert set(history["line"]) == {"the withheld sample", "bar to beat (×0.7)"}
     own = studio.loss_history([studio.LearnUpdate(0, 5, {"validation": 2.0}, None, 1.0, margin=0.5)])
     assert set(own["line"]) == {"your samples", "bar to beat (×0.5)"}
 
