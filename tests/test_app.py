@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+import torch
 from conftest import ROOT
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
@@ -15,7 +16,7 @@ from PIL import Image
 from test_hub import use_endpoint
 
 import app
-from pipeline import studio
+from pipeline import PersonalStyle, studio
 
 ASTRONAUT = ROOT / "assets" / "examples" / "astronaut.jpg"
 HOPPER = ROOT / "assets" / "examples" / "grace_hopper.jpg"
@@ -140,10 +141,6 @@ def test_instant_quality_keeps_the_preview_mix_as_a_session_style(server):
     ],
 )
 def test_learn_status_says_which_state_was_kept(meta, said):
-    import torch
-
-    from pipeline import PersonalStyle, studio
-
     style = PersonalStyle("mine", torch.zeros(8), metadata={"history": [], **meta})
     assert said in app.learn_status(studio.LearnUpdate(60, 60, {}, None, 35.0, style=style))
 
