@@ -5,6 +5,7 @@ with f(y).
     OMP_NUM_THREADS=2 python benchmarks/bench_learn.py --parts comparison --name learn
     OMP_NUM_THREADS=1 python benchmarks/bench_learn.py --quick --out /tmp/bench     # small smoke run
     OMP_NUM_THREADS=1 python benchmarks/bench_learn.py --parts keep --looks noir,sepia --name learn_keep
+    OMP_NUM_THREADS=1 python benchmarks/bench_learn.py --parts presets --looks pencil,noir --name learn_presets
 
 Style functions with a known ground truth: three looks of the pretraining bank (``scripts/looks.py``: a colour
 grade, a filter chain, a texture) and three defined here that the generator never saw. Side by side, in one run:
@@ -13,7 +14,8 @@ Gatys optimisation with our loss net and our objective, given per image the wall
 needed to learn the look; ours zero-shot; ours after each preset. Scores against f(y): SSIM, PSNR, Lab colour
 distance (|mean| + |std| over L, a, b), scale-invariant Gram distance (our loss net, relu1_2..relu3_3). An
 ablation at a fixed step budget decides which losses the presets keep, a comparison of zero-shot mixtures
-picks the start, and ``keep`` compares which state the fast preset returns (with and without the keep margin).
+picks the start, ``keep`` compares which state the fast preset returns (with and without the keep margin), and
+``presets`` runs each preset with its defaults after their zero-shot start.
 Writes ``<name>.md`` and ``<name>.json`` to ``--out`` (with the comparison also ``<name>_quality_time.png`` and
 ``<name>_examples.jpg``); the "fast" timing and peak RSS come from a separate process.
 """
@@ -325,6 +327,35 @@ def keep_variants(pipe, look: Look, args: argparse.Namespace) -> dict:
     return results
 
 
+def preset_variants(pipe, look: Look, args: argparse.Namespace) -> dict:
+    """Each preset of ``--presets`` with its defaults (keep margin included), after the zero-shot start it begins from.
+    Also records the step each run kept and the step the lowest validated state was from (what learning would return
+    without the margin; its score would need a second run, so only the choice is reported)."""
+    inputs = load_inputs(look.samples, content=look.content)
+    results = {}
+    started = time.perf_counter()
+    zero = zero_shot_style(pipe, look.samples, content=look.content)
+    results["preset: zero-shot start"] = {
+        **mean_scores(pipe, ours(pipe, zero, look.held_out), look.truths),
+        "seconds": time.perf_counter() - started,
+        "kept_step": 0,
+    }
+    for quality in args.presets:
+        style = learn(pipe, inputs, preset(quality, steps=args.steps.get(quality)), quality=quality)
+        validated = [h for h in style.metadata["history"] if "validation" in h]
+        lowest = min(validated, key=lambda h: h["validation"])
+        results[f"preset: {quality}"] = {
+            **mean_scores(pipe, ours(pipe, style, look.held_out), look.truths),
+            "seconds": style.metadata["seconds"],
+            "steps": style.metadata["steps"],
+            "kept_step": style.metadata["kept_step"],
+            "lowest_step": lowest["step"],
+            "lowest_share": round(lowest["validation"] / validated[0]["validation"], 4),
+            "recoveries": style.metadata["recoveries"],
+        }
+    return results
+
+
 def ablation_configs(base: LearnConfig) -> dict[str, LearnConfig]:
     """Cumulative variants at the same step budget: Gram (+ content + TV) only, then each addition."""
     gram_only = replace(base, adv_weight=0.0, cycle_weight=0.0, adapters=False)
@@ -455,9 +486,24 @@ def markdown(results: dict, probe: dict | None, args: argparse.Namespace, runs_i
         ("Zero-shot start: which mixture", "zero-shot:"),
         (f"Ablation (cumulative, {args.ablation_steps} steps each at the fast preset's size)", "ablation:"),
         ("Which state the fast preset returns", "keep:"),
+        ("Each preset with its defaults, keep margin included", "preset:"),
     ):
         if any(m.startswith(prefix) for m in first):
             lines += [f"## {title} (mean over looks)", "", *HEADER, *table_rows(mean_over_looks(results, prefix)), ""]
+    if any(m.startswith("preset: ") and "lowest_step" in r for m, r in first.items()):
+        lines += [
+            "Which state each preset kept (step 0: the zero-shot start) and where its lowest validation objective",
+            "was (as a share of the start's): a learned state is kept only below the keep margin.",
+            "",
+        ]
+        for look, per_method in results.items():
+            kept = [
+                f"{m.removeprefix('preset: ')} kept {r['kept_step']} (lowest {r['lowest_step']}, {r['lowest_share']:.2f})"
+                for m, r in per_method.items()
+                if "lowest_step" in r
+            ]
+            lines.append(f"- {look}: {'; '.join(kept)}")
+        lines.append("")
     lines += ["## Per look", ""]
     for look, per_method in results.items():
         kind, in_bank, _ = ALL_LOOKS[look]
@@ -580,6 +626,8 @@ def main() -> None:
             results[name].update(ablation(pipe, look, args))
         if "keep" in args.parts:
             results[name].update(keep_variants(pipe, look, args))
+        if "presets" in args.parts:
+            results[name].update(preset_variants(pipe, look, args))
         print(name, json.dumps({m: round(r["ssim"], 4) for m, r in results[name].items()}), flush=True)
         args.out.mkdir(parents=True, exist_ok=True)  # partial results survive an interrupted run
         record = {"probe": probe, "run": run_info(args, time.perf_counter() - started), "results": results}
