@@ -165,6 +165,10 @@ PRESETS: dict[str, LearnConfig] = {
 # own targets) to replace it; with one of five samples withheld that keeps the start on 8 of the 13 looks (the
 # better choice on all 8) and learning on 5 (better on pencil, riso_duotone, crosshatch; worse on neon and
 # stained_glass); see keep_margin().
+# balanced/best (learn_presets.md, 13 looks, each preset with its defaults): Lab 17.95 balanced and 20.70 best vs
+# 18.16 fast, at 2.7x and 5.9x its time. More steps help the textures (pencil, crosshatch) but give the noisy
+# withheld judge more chances to pass a drifted state under the margin (best: pastel, cartoon); no margin separates
+# those from the gains, so the presets stay as they are and the app says what each is worth.
 
 
 def preset(quality: str, steps: int | None = None, size: int | None = None) -> LearnConfig:
