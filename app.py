@@ -521,10 +521,9 @@ def learn_tab() -> SimpleNamespace:
                     list(studio.QUALITIES),
                     value="fast",
                     label="Quality",
-                    info="instant: the preview's mix of built-in looks, in seconds (often the closest for colour "
-                    "grades); fast/balanced/best learn a new look (strokes and textures the built-in ones lack) "
-                    "and keep the instant mix unless learning clearly beats it. balanced takes about 3x as long "
-                    "as fast and helps strokes and hatching; best takes about 6x and is not better on average",
+                    info="instant: the preview's mix of built-in looks, in seconds. fast, balanced (3x as long, "
+                    "better on strokes) and best (6x, not better on average) learn the strokes and textures the "
+                    "built-in looks lack, but keep the instant mix unless learning clearly beats it",
                 )
             with gr.Accordion("Advanced", open=False):
                 with gr.Row():
