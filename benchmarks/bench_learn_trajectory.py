@@ -7,11 +7,12 @@
     python benchmarks/bench_learn_trajectory.py --merge traj_a,traj_b --name learn_trajectory
 
 Same looks, samples, held-out portraits and learning content as ``bench_learn.py``. Every variant starts from the
-zero-shot mix of all five samples and runs the fast preset's 60 steps; every 10 steps it records the ground-truth
+zero-shot mix of all five samples and runs its preset's steps (fast: 60); every 10 steps it records the ground-truth
 Lab distance of the stylised held-out portraits to f(portrait) and the validation objective (fixed content crops)
 against the training samples' targets ("in-sample", what ``learn`` selects by) and, where one sample is withheld
 from training, against that sample's targets ("withheld"). Variants: the fast preset; the fast preset trained on
-four samples with the fifth (or the first) withheld for validation; the fast preset with smaller code learning rates.
+four samples with the fifth (or the first) withheld for validation; the fast preset with smaller code learning rates;
+balanced and best with the fifth sample withheld.
 """
 
 from __future__ import annotations
@@ -44,15 +45,17 @@ from pipeline.learn import (  # noqa: E402
     validation_objective,
 )
 
-VARIANTS = {  # label: (code_lr, index of the withheld sample or None)
-    "fast": (0.1, None),
-    "fast + sample 5 withheld for validation": (0.1, 4),
-    "fast + sample 1 withheld for validation": (0.1, 0),
-    "fast + code lr 0.03": (0.03, None),
-    "fast + code lr 0.01": (0.01, None),
-    "fast + sample 5 withheld + code lr 0.03": (0.03, 4),
-    "fast + sample 5 withheld + code lr 0.01": (0.01, 4),
-    "fast + sample 5 withheld + code lr 0.003": (0.003, 4),
+VARIANTS = {  # label: (preset, code_lr, index of the withheld sample or None)
+    "fast": ("fast", 0.1, None),
+    "fast + sample 5 withheld for validation": ("fast", 0.1, 4),
+    "fast + sample 1 withheld for validation": ("fast", 0.1, 0),
+    "fast + code lr 0.03": ("fast", 0.03, None),
+    "fast + code lr 0.01": ("fast", 0.01, None),
+    "fast + sample 5 withheld + code lr 0.03": ("fast", 0.03, 4),
+    "fast + sample 5 withheld + code lr 0.01": ("fast", 0.01, 4),
+    "fast + sample 5 withheld + code lr 0.003": ("fast", 0.003, 4),
+    "balanced + sample 5 withheld for validation": ("balanced", 0.1, 4),
+    "best + sample 5 withheld for validation": ("best", 0.1, 4),
 }
 EVERY = 10  # steps between checkpoints (--every)
 
@@ -61,12 +64,14 @@ def trajectory(
     pipe: PersonalStylePipeline,
     look: bl.Look,
     start: PersonalStyle,
+    quality: str,
     code_lr: float,
     withheld: int | None,
     every: int = EVERY,
 ) -> list[dict[str, float]]:
-    """Checkpoints {step, lab, in_sample[, withheld]} every ``every`` steps of the fast loop from ``start``."""
-    config = replace(preset("fast"), code_lr=code_lr, holdout=0.0)  # this function withholds (or not) itself
+    """Checkpoints {step, lab, in_sample[, withheld]} every ``every`` steps of the ``quality`` preset's loop from
+    ``start`` (its style code, and its adapters where the preset has them)."""
+    config = replace(preset(quality), code_lr=code_lr, holdout=0.0)  # this function withholds (or not) itself
     train = [s for i, s in enumerate(look.samples) if i != withheld]
     setup = prepare(pipe, load_inputs(train, content=look.content), config, seed=0)
     checks: dict[str, LearnSetup] = {"in_sample": setup}
@@ -77,7 +82,8 @@ def trajectory(
     points = []
 
     def checkpoint(step: int) -> None:
-        style = PersonalStyle("checkpoint", state.code.detach().cpu(), None, {})
+        adapters = None if state.norm_delta is None else state.norm_delta.detach().cpu()
+        style = PersonalStyle("checkpoint", state.code.detach().cpu(), adapters, {})
         lab = bl.mean_scores(pipe, bl.ours(pipe, style, look.held_out), look.truths)["lab"]
         points.append(
             {"step": step, "lab": lab, **{k: validation_objective(s, state, config) for k, s in checks.items()}}
@@ -96,14 +102,24 @@ def trajectory(
 def run(args: argparse.Namespace) -> dict:
     torch.manual_seed(0)
     pipe = PersonalStylePipeline.from_pretrained(args.weights)
-    results = {}
+    results: dict[str, dict] = {}
+    run_started = time.perf_counter()
     for name in args.looks:
         started = time.perf_counter()
         look = bl.make_look(name, args.held_out)
-        setup = prepare(pipe, load_inputs(look.samples, content=look.content), replace(preset("fast"), holdout=0.0), 0)
-        start = mixture_start(setup, pipe.styles, preset("fast"), "zero-shot")
-        results[name] = {label: trajectory(pipe, look, start, *VARIANTS[label], args.every) for label in args.variants}
+        inputs = load_inputs(look.samples, content=look.content)
+        starts: dict[str, PersonalStyle] = {}  # the zero-shot mix of all five samples, at each preset's size
+        results[name] = {}
+        for label in args.variants:
+            quality = VARIANTS[label][0]
+            if quality not in starts:
+                setup = prepare(pipe, inputs, replace(preset(quality), holdout=0.0), 0)
+                starts[quality] = mixture_start(setup, pipe.styles, preset(quality), "zero-shot")
+            results[name][label] = trajectory(pipe, look, starts[quality], *VARIANTS[label], args.every)
         print(f"{name}: {time.perf_counter() - started:.0f} s", flush=True)
+        minutes = (time.perf_counter() - run_started) / 60  # partial results survive an interrupted run
+        partial = {"name": args.name, "threads": torch.get_num_threads(), "minutes": minutes, "looks": list(results)}
+        (args.out / f"{args.name}.json").write_text(json.dumps({"run": partial, "results": results}, indent=1))
     return results
 
 
