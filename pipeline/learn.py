@@ -115,6 +115,9 @@ class LearnConfig:
     # start's: one or two withheld pictures are a noisy judge, and the start is a look the generator was trained on
     keep_margin: float = 0.7
     keep_margin_in_sample: float = 0.5  # the same when nothing is withheld: the loop's own targets flatter its states
+    # with samples withheld, also judge on the loop's own targets: a state's score is the worse (larger) of its two
+    # objectives' shares of the start's, so it must beat the start by the margin on both
+    judge_in_sample: bool = False
     lr_floor: float = 0.1  # cosine decay of every learning rate to this fraction
 
     def __post_init__(self) -> None:
@@ -624,7 +627,7 @@ class LoopState:
     discriminator: Discriminator | None = None
     d_optimizer: torch.optim.Optimizer | None = None
     best: dict[str, Any] = field(default_factory=dict)
-    best_objective: float = math.inf  # what a validated state must score below to become the best one
+    best_objective: float = math.inf  # the share of the start's objective a validated state must score below
     best_step: int = 0  # the step the best state is from (0: the zero-shot start)
     recoveries: int = 0
 
@@ -754,10 +757,13 @@ def generator_losses(
 
 
 @torch.no_grad()
-def validation_objective(setup: LearnSetup, state: LoopState, config: LearnConfig) -> float:
+def validation_objective(
+    setup: LearnSetup, state: LoopState, config: LearnConfig, targets: StyleTargets | None = None
+) -> float:
     """The objective's deterministic terms (style, content, colour, TV, pair, adapter) on the fixed crops, against
-    the withheld samples' targets (the loop's own when none is withheld)."""
-    losses, _ = core_losses(setup, state, setup.eval_batch, setup.validation_targets)
+    ``targets``: by default the withheld samples' (the loop's own when none is withheld)."""
+    targets = setup.validation_targets if targets is None else targets
+    losses, _ = core_losses(setup, state, setup.eval_batch, targets)
     if setup.eval_pair is not None:
         losses["pair"] = pair_loss(setup, state, setup.eval_pair[:, :3], setup.eval_pair[:, 3:])
     if state.norm_delta is not None:
@@ -844,19 +850,32 @@ def run_loop(
     """``config.steps`` steps with NaN recovery, validation every ``eval_every`` steps and the callback; returns
     (history, cancelled). Keeps the best validated state; it replaces the zero-shot start only when it scores below
     the start's objective times :func:`keep_margin`."""
-    start = validation_objective(setup, state, config)
-    state.snapshot(start * keep_margin(config, setup.withholds))
-    history: list[dict[str, float]] = [{"step": 0, "validation": round(start, 6)}]
+    both = config.judge_in_sample and setup.withholds
+
+    def objectives() -> dict[str, float]:
+        """{"validation"[, "in_sample"]}: what a state is judged by."""
+        values = {"validation": validation_objective(setup, state, config)}
+        if both:
+            values["in_sample"] = validation_objective(setup, state, config, setup.train_targets)
+        return values
+
+    start = objectives()
+
+    def share(values: dict[str, float]) -> float:  # 1 at the start; the worse objective counts
+        return max(v / start[k] if start[k] > 0 else math.inf for k, v in values.items())
+
+    state.snapshot(keep_margin(config, setup.withholds))  # shares of the start's objectives from here on
+    history: list[dict[str, float]] = [{"step": 0, **{k: round(v, 6) for k, v in start.items()}}]
     if callback is not None:  # step 0: the zero-shot start, an instant preview
         preview = tensor_to_pil(stylize(setup, setup.eval_batch[:1], state.code, state.norm_delta).cpu())
-        if callback(0, config.steps, {"validation": start}, preview) is True:
+        if callback(0, config.steps, dict(start), preview) is True:
             return history, True
 
-    def validate(step: int) -> float:
-        value = validation_objective(setup, state, config)
-        if value < state.best_objective:
-            state.snapshot(value, step)
-        return value
+    def validate(step: int) -> dict[str, float]:
+        values = objectives()
+        if share(values) < state.best_objective:
+            state.snapshot(share(values), step)
+        return values
 
     for step in range(config.steps):
         lr = _set_lr(state, step, config)
@@ -873,7 +892,7 @@ def run_loop(
             record["d"] = float(discriminator_step(setup, state, stylized, config))
         last = step + 1 == config.steps
         if last or (step + 1) % config.eval_every == 0:
-            record["validation"] = validate(step + 1)
+            record.update(validate(step + 1))
         history.append({"step": step + 1, **{k: round(v, 6) for k, v in record.items()}, "lr": lr})
         if callback is not None:
             preview = None
@@ -959,6 +978,7 @@ def learn(
         "steps": sum(1 for h in history if h["step"] and "recovered" not in h),
         "kept_step": state.best_step,  # 0: no validated step beat the zero-shot start by the margin
         "keep_margin": keep_margin(config, setup.withholds),
+        "judge_in_sample": config.judge_in_sample and setup.withholds,
         "seconds": round(time.perf_counter() - started, 2),
         "zero_shot_seconds": round(zero_shot_seconds, 2),
         "device": str(setup.device),

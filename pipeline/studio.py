@@ -368,16 +368,18 @@ def describe_mix(mix: Mapping[str, float]) -> str:
     return ", ".join(f"{weight:.0%} {look}" for look, weight in ranked if weight >= 0.005)
 
 
-def judge(withheld: int) -> str:
-    """What a learning run's validation scores against: ``withheld`` samples, or (0) the ones it fits."""
-    return {0: "your samples", 1: "the withheld sample"}.get(withheld, f"the {withheld} withheld samples")
+def judge(withheld: int, both: bool = False) -> str:
+    """What a learning run's validation scores against: ``withheld`` samples, or (0) the ones it fits; ``both``:
+    the withheld ones and the ones it fits (the worse of the two counts)."""
+    held = {0: "your samples", 1: "the withheld sample"}.get(withheld, f"the {withheld} withheld samples")
+    return f"both {held} and the others" if both and withheld else held
 
 
 def describe_kept(metadata: Mapping[str, Any], last_step: int) -> str:
     """Which state a learning run kept, in words ("" when it is the last step): a learned step, or the instant
     mix when no step beat it by the run's margin."""
     kept = metadata.get("kept_step")
-    judged = judge(metadata.get("withheld") or 0)
+    judged = judge(metadata.get("withheld") or 0, both=bool(metadata.get("judge_in_sample")))
     if kept == 0:
         margin = metadata.get("keep_margin", 1.0)
         clearly = f"{1 - margin:.0%} better" if margin < 1 else "better"
@@ -500,15 +502,21 @@ def loss_history(updates: Sequence[LearnUpdate]) -> pd.DataFrame:
     under to replace the start (``margin``), drawn over all steps. Empty for a run without steps (the instant
     quality) or before the start is validated. The training terms are left out: they jump with the random crops,
     and the first step often multiplies them by 10-50."""
+    judged = [key for key in ("validation", "in_sample") if key in (updates[0].losses if updates else {})]
     validated = [
-        (u.step, u.losses["validation"]) for u in updates if math.isfinite(u.losses.get("validation", math.nan))
+        (u.step, [u.losses[k] for k in judged])
+        for u in updates
+        if judged and all(math.isfinite(u.losses.get(k, math.nan)) for k in judged)
     ]
     if not updates or not updates[-1].total or not validated or validated[0][0] != 0:
         return pd.DataFrame(columns=HISTORY_COLUMNS)
     last = updates[-1]
-    line = judge(last.withheld)
-    start = abs(validated[0][1]) or 1.0
-    rows = [{"step": step, "line": line, "relative": value / start} for step, value in validated]
+    line = judge(last.withheld, both=len(judged) == 2)
+    start = [abs(v) or 1.0 for v in validated[0][1]]
+    rows = [
+        {"step": step, "line": line, "relative": max(v / s for v, s in zip(values, start, strict=True))}
+        for step, values in validated
+    ]
     if last.margin is not None:
         bar = f"bar to beat (×{last.margin:g})"
         rows += [{"step": step, "line": bar, "relative": last.margin} for step in (0, last.total)]

@@ -111,6 +111,32 @@ def test_a_learned_state_replaces_the_start_only_below_the_margin(tiny_pipe, por
     assert strict.metadata["history"] == free.metadata["history"]  # the same steps, only the choice differs
 
 
+def test_judged_on_both_a_state_must_beat_the_start_on_the_withheld_and_the_own_targets(tiny_pipe, portrait):
+    # four orange samples and a withheld red one: the withheld objective gains more than the loop's own
+    red = np.clip(np.array([230, 60, 40]) + np.random.default_rng(5).normal(0, 12, (72, 90, 3)), 0, 255)
+    inputs = load_inputs([*warm_samples(4), Image.fromarray(red.astype(np.uint8))], content=[portrait])
+    free = learn(tiny_pipe, inputs, tiny_config(**LEARNS, judge_in_sample=True, keep_margin=1.0))
+    assert free.metadata["judge_in_sample"] and free.metadata["withheld"] == 1
+    validated = [h for h in free.metadata["history"] if "validation" in h]
+    assert [h["step"] for h in validated] == [0, 5, 10, 15, 20] and all("in_sample" in h for h in validated)
+    start = validated[0]
+    held = {h["step"]: h["validation"] / start["validation"] for h in validated[1:]}
+    both = {h["step"]: max(held[h["step"]], h["in_sample"] / start["in_sample"]) for h in validated[1:]}
+    best = min(both, key=both.get)
+    assert free.metadata["kept_step"] == best and both[best] < 0.95, both
+    assert min(held.values()) < both[best] - 0.02, (held, both)  # the withheld sample alone would keep more
+    kept = learn(tiny_pipe, inputs, tiny_config(**LEARNS, judge_in_sample=True, keep_margin=both[best] * 1.01))
+    assert kept.metadata["kept_step"] == best and torch.equal(kept.code, free.code)
+    between = (min(held.values()) + both[best]) / 2  # passed on the withheld sample alone, not on both
+    strict = learn(tiny_pipe, inputs, tiny_config(**LEARNS, judge_in_sample=True, keep_margin=between))
+    assert strict.metadata["kept_step"] == 0 and strict.metadata["history"] == free.metadata["history"]
+    alone = learn(tiny_pipe, inputs, tiny_config(**LEARNS, keep_margin=between))
+    assert alone.metadata["kept_step"] == min(held, key=held.get) and not alone.metadata["judge_in_sample"]
+    # without a withheld sample there is only the loop's own targets to judge by
+    own = learn(tiny_pipe, inputs, tiny_config(steps=2, holdout=0.0, judge_in_sample=True))
+    assert not own.metadata["judge_in_sample"] and "in_sample" not in own.metadata["history"][0]
+
+
 def test_zero_shot_picks_the_nearest_bank_style(tiny_pipe, portrait):
     # by the samples' Gram targets (the tiny generator's outputs, which "measured" compares, are arbitrary)
     config = replace(preset("fast", size=64), zero_shot_distance="targets")

@@ -129,6 +129,19 @@ def test_loss_history_is_the_validation_against_the_start_and_the_bar_to_beat():
     assert set(own["line"]) == {"your samples", "bar to beat (×0.5)"}
 
 
+def test_loss_history_judged_on_both_draws_the_worse_share():
+    def update(step, losses):
+        return studio.LearnUpdate(step, 20, losses, None, 1.0, margin=0.7, withheld=1)
+
+    steps = [update(0, {"validation": 2.0, "in_sample": 4.0}), update(10, {"validation": 1.0, "in_sample": 3.6})]
+    history = studio.loss_history([*steps, update(20, {"validation": 1.8, "in_sample": 1.2})])
+    judged = history[history["line"] == "both the withheld sample and the others"]
+    assert list(judged["step"]) == [0, 10, 20]
+    assert list(judged["relative"]) == [1.0, pytest.approx(0.9), pytest.approx(0.9)]  # max(0.5, 0.9), max(0.9, 0.3)
+    meta = {"kept_step": 0, "withheld": 1, "keep_margin": 0.7, "judge_in_sample": True}
+    assert "30% better on both the withheld sample and the others" in studio.describe_kept(meta, 20)
+
+
 def test_learn_stream_reports_each_step_then_the_style(tiny_pipe, portrait, hopper):
     bank = dict(tiny_pipe.styles)
     updates = list(
