@@ -96,17 +96,18 @@ def test_a_learned_state_replaces_the_start_only_below_the_margin(tiny_pipe, por
     inputs = load_inputs(warm_samples(), content=[portrait])
     margin = "keep_margin" if holdout else "keep_margin_in_sample"
     other = "keep_margin_in_sample" if holdout else "keep_margin"
-    free = learn(tiny_pipe, inputs, tiny_config(**LEARNS, holdout=holdout, **{margin: 1.0}))
+    one = dict(holdout=holdout, judge_in_sample=False)  # one judge: the withheld samples, or the loop's own targets
+    free = learn(tiny_pipe, inputs, tiny_config(**LEARNS, **one, **{margin: 1.0}))
     assert free.metadata["withheld"] == (1 if holdout else 0)
     validated = validated_steps(free)
     best = min((s for s in validated if s), key=validated.get)
     ratio = validated[best] / validated[0]
     assert ratio < 0.95, validated
-    start = learn(tiny_pipe, inputs, tiny_config(steps=0, holdout=holdout))
+    start = learn(tiny_pipe, inputs, tiny_config(steps=0, **one))
     # just above the best step's share of the start: kept; just below: the start, whatever the other margin says
-    kept = learn(tiny_pipe, inputs, tiny_config(**LEARNS, holdout=holdout, **{margin: ratio * 1.01, other: 0.01}))
+    kept = learn(tiny_pipe, inputs, tiny_config(**LEARNS, **one, **{margin: ratio * 1.01, other: 0.01}))
     assert kept.metadata["kept_step"] == best and torch.equal(kept.code, free.code)
-    strict = learn(tiny_pipe, inputs, tiny_config(**LEARNS, holdout=holdout, **{margin: ratio * 0.99, other: 1.0}))
+    strict = learn(tiny_pipe, inputs, tiny_config(**LEARNS, **one, **{margin: ratio * 0.99, other: 1.0}))
     assert strict.metadata["kept_step"] == 0 and torch.equal(strict.code, start.code)
     assert strict.metadata["history"] == free.metadata["history"]  # the same steps, only the choice differs
 
@@ -130,7 +131,7 @@ def test_judged_on_both_a_state_must_beat_the_start_on_the_withheld_and_the_own_
     between = (min(held.values()) + both[best]) / 2  # passed on the withheld sample alone, not on both
     strict = learn(tiny_pipe, inputs, tiny_config(**LEARNS, judge_in_sample=True, keep_margin=between))
     assert strict.metadata["kept_step"] == 0 and strict.metadata["history"] == free.metadata["history"]
-    alone = learn(tiny_pipe, inputs, tiny_config(**LEARNS, keep_margin=between))
+    alone = learn(tiny_pipe, inputs, tiny_config(**LEARNS, judge_in_sample=False, keep_margin=between))
     assert alone.metadata["kept_step"] == min(held, key=held.get) and not alone.metadata["judge_in_sample"]
     # without a withheld sample there is only the loop's own targets to judge by
     own = learn(tiny_pipe, inputs, tiny_config(steps=2, holdout=0.0, judge_in_sample=True))
@@ -239,7 +240,7 @@ def test_keep_margin_out_of_range_is_a_clear_error(field, value):
 
 
 def test_the_presets_keep_the_start_unless_learning_clearly_beats_it():
-    assert {(c.keep_margin, c.keep_margin_in_sample) for c in PRESETS.values()} == {(0.7, 0.5)}
+    assert {(c.keep_margin, c.keep_margin_in_sample, c.judge_in_sample) for c in PRESETS.values()} == {(0.7, 0.5, True)}
 
 
 def test_unknown_zero_shot_distance_is_a_clear_error():
@@ -266,7 +267,10 @@ def test_callback_sees_progress_and_stops_with_the_best_style(tiny_pipe, portrai
 
     style = tiny_pipe.learn_style(warm_samples(), steps=12, size=64, content=[portrait], callback=callback)
     assert [c[0] for c in calls] == list(range(0, 11)) and all(c[1] == 12 for c in calls)
-    assert isinstance(calls[0][3], Image.Image) and calls[0][2] == ["validation"]  # step 0: the zero-shot preview
+    assert isinstance(calls[0][3], Image.Image) and calls[0][2] == [
+        "in_sample",
+        "validation",
+    ]  # step 0: the zero-shot preview, judged on both
     assert {"style", "content", "color", "tv", "objective"} <= set(calls[1][2])
     assert calls[9][3] is None and isinstance(calls[10][3], Image.Image)  # a preview every preview_every (10) steps
     assert style.metadata["cancelled"] and style.metadata["steps"] == 10 and torch.isfinite(style.code).all()
