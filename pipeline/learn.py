@@ -853,7 +853,8 @@ def run_loop(
 ) -> tuple[list[dict[str, float]], bool]:
     """``config.steps`` steps with NaN recovery, validation every ``eval_every`` steps and the callback; returns
     (history, cancelled). Keeps the best validated state; it replaces the zero-shot start only when it scores below
-    the start's objective times :func:`keep_margin`."""
+    the start's objective times :func:`keep_margin` (with ``judge_in_sample`` and samples withheld, on both the
+    withheld samples' and the loop's own targets: the worse share counts)."""
     both = config.judge_in_sample and setup.withholds
 
     def objectives() -> dict[str, float]:
@@ -877,8 +878,8 @@ def run_loop(
 
     def validate(step: int) -> dict[str, float]:
         values = objectives()
-        if share(values) < state.best_objective:
-            state.snapshot(share(values), step)
+        if (judged := share(values)) < state.best_objective:
+            state.snapshot(judged, step)
         return values
 
     for step in range(config.steps):
