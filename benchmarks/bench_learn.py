@@ -343,14 +343,16 @@ def preset_variants(pipe, look: Look, args: argparse.Namespace) -> dict:
     for quality in args.presets:
         style = learn(pipe, inputs, preset(quality, steps=args.steps.get(quality)), quality=quality)
         validated = [h for h in style.metadata["history"] if "validation" in h]
-        lowest = min(validated, key=lambda h: h["validation"])
+        judged = [k for k in ("validation", "in_sample") if k in validated[0]]  # as learn judges: the worse share
+        shares = {h["step"]: max(h[k] / validated[0][k] for k in judged) for h in validated}
+        lowest = min(shares, key=shares.get)
         results[f"preset: {quality}"] = {
             **mean_scores(pipe, ours(pipe, style, look.held_out), look.truths),
             "seconds": style.metadata["seconds"],
             "steps": style.metadata["steps"],
             "kept_step": style.metadata["kept_step"],
-            "lowest_step": lowest["step"],
-            "lowest_share": round(lowest["validation"] / validated[0]["validation"], 4),
+            "lowest_step": lowest,
+            "lowest_share": round(shares[lowest], 4),
             "recoveries": style.metadata["recoveries"],
         }
     return results

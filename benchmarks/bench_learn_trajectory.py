@@ -138,11 +138,12 @@ def selected(points: list[dict[str, float]], by: str | tuple[str, ...], margin: 
     return best if share(best) < margin else start
 
 
-def kept(points: list[dict[str, float]], judge_in_sample: bool = False) -> dict[str, float]:
-    """What ``learn`` returns: judged by the withheld sample where there is one (with ``judge_in_sample``, by the
-    worse of it and the loop's own targets), else by the loop's own targets, each with its
+def kept(points: list[dict[str, float]], judge_in_sample: bool | None = None) -> dict[str, float]:
+    """What ``learn`` returns: judged by the withheld sample where there is one (with ``judge_in_sample``, by default
+    the preset's, by the worse of it and the loop's own targets), else by the loop's own targets, each with its
     :func:`pipeline.learn.keep_margin`."""
     config = preset("fast")
+    judge_in_sample = config.judge_in_sample if judge_in_sample is None else judge_in_sample
     if "withheld" in points[0]:
         return selected(points, ("withheld", "in_sample") if judge_in_sample else "withheld", config.keep_margin)
     return selected(points, "in_sample", config.keep_margin_in_sample)
@@ -176,7 +177,7 @@ def markdown(results: dict, runs: list[dict]) -> str:
         rows = [results[look][label] for look in results if label in results[look]]
         cells = [np.mean([r[0]["lab"] for r in rows]), np.mean([selected(r, "in_sample")["lab"] for r in rows])]
         held = [selected(r, "withheld")["lab"] for r in rows if "withheld" in r[0]]
-        cells += [np.mean(held) if held else None, np.mean([kept(r)["lab"] for r in rows])]
+        cells += [np.mean(held) if held else None, np.mean([kept(r, judge_in_sample=False)["lab"] for r in rows])]
         cells += [np.mean([kept(r, judge_in_sample=True)["lab"] for r in rows])]
         cells += [np.mean([r[-1]["lab"] for r in rows]), np.mean([min(p["lab"] for p in r) for r in rows])]
         lines.append(f"| {label} | {len(rows)} | " + " | ".join("–" if c is None else f"{c:.1f}" for c in cells) + " |")

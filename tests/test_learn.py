@@ -267,10 +267,8 @@ def test_callback_sees_progress_and_stops_with_the_best_style(tiny_pipe, portrai
 
     style = tiny_pipe.learn_style(warm_samples(), steps=12, size=64, content=[portrait], callback=callback)
     assert [c[0] for c in calls] == list(range(0, 11)) and all(c[1] == 12 for c in calls)
-    assert isinstance(calls[0][3], Image.Image) and calls[0][2] == [
-        "in_sample",
-        "validation",
-    ]  # step 0: the zero-shot preview, judged on both
+    assert isinstance(calls[0][3], Image.Image)  # step 0: the zero-shot preview, judged on both objectives
+    assert calls[0][2] == ["in_sample", "validation"]
     assert {"style", "content", "color", "tv", "objective"} <= set(calls[1][2])
     assert calls[9][3] is None and isinstance(calls[10][3], Image.Image)  # a preview every preview_every (10) steps
     assert style.metadata["cancelled"] and style.metadata["steps"] == 10 and torch.isfinite(style.code).all()
