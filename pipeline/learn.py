@@ -734,13 +734,20 @@ def core_losses(
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """:func:`style_terms` of G(x) for content crops ``x`` (B, 3, S, S) against ``targets``; returns (losses, G(x)
     in fp32)."""
+    y, feats, x_content = stylized_features(setup, state, x)
+    return style_terms(y, feats, x_content, targets, x), y
+
+
+def stylized_features(
+    setup: LearnSetup, state: LoopState, x: torch.Tensor
+) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
+    """G(x) (B, 3, S, S), its loss-net taps (differentiable) and the input's content tap (no gradient), in fp32."""
     with setup.accelerator.autocast():
         y = setup.generator(x, state.code[None], state.delta)
         feats = setup.loss_net(y, STYLE_TAPS)
         with torch.no_grad():
             x_content = setup.loss_net(x, (CONTENT_TAP,))[CONTENT_TAP]
-    y = y.float()
-    return style_terms(y, {t: f.float() for t, f in feats.items()}, x_content.float(), targets, x), y
+    return y.float(), {t: f.float() for t, f in feats.items()}, x_content.float()
 
 
 def generator_losses(
@@ -761,18 +768,27 @@ def generator_losses(
 
 
 @torch.no_grad()
+def validation_objectives(
+    setup: LearnSetup, state: LoopState, config: LearnConfig, targets: Sequence[StyleTargets]
+) -> list[float]:
+    """The objective's deterministic terms (style, content, colour, TV, pair, adapter) on the fixed crops, once per
+    entry of ``targets``; the crops are stylised once and scored against each."""
+    x = setup.eval_batch
+    y, feats, x_content = stylized_features(setup, state, x)
+    shared = {}
+    if setup.eval_pair is not None:
+        shared["pair"] = pair_loss(setup, state, setup.eval_pair[:, :3], setup.eval_pair[:, 3:])
+    if state.norm_delta is not None:
+        shared["adapter"] = state.norm_delta.pow(2).mean()
+    return [float(weighted_objective({**style_terms(y, feats, x_content, t, x), **shared}, config)) for t in targets]
+
+
 def validation_objective(
     setup: LearnSetup, state: LoopState, config: LearnConfig, targets: StyleTargets | None = None
 ) -> float:
-    """The objective's deterministic terms (style, content, colour, TV, pair, adapter) on the fixed crops, against
-    ``targets``: by default the withheld samples' (the loop's own when none is withheld)."""
-    targets = setup.validation_targets if targets is None else targets
-    losses, _ = core_losses(setup, state, setup.eval_batch, targets)
-    if setup.eval_pair is not None:
-        losses["pair"] = pair_loss(setup, state, setup.eval_pair[:, :3], setup.eval_pair[:, 3:])
-    if state.norm_delta is not None:
-        losses["adapter"] = state.norm_delta.pow(2).mean()
-    return float(weighted_objective(losses, config))
+    """:func:`validation_objectives` against ``targets``: by default the withheld samples' (the loop's own when none
+    is withheld)."""
+    return validation_objectives(setup, state, config, [setup.validation_targets if targets is None else targets])[0]
 
 
 def discriminator_step(setup: LearnSetup, state: LoopState, fake: torch.Tensor, config: LearnConfig) -> torch.Tensor:
@@ -859,10 +875,10 @@ def run_loop(
 
     def objectives() -> dict[str, float]:
         """{"validation"[, "in_sample"]}: what a state is judged by."""
-        values = {"validation": validation_objective(setup, state, config)}
+        judges = {"validation": setup.validation_targets}
         if both:
-            values["in_sample"] = validation_objective(setup, state, config, setup.train_targets)
-        return values
+            judges["in_sample"] = setup.train_targets
+        return dict(zip(judges, validation_objectives(setup, state, config, list(judges.values()))))
 
     start = objectives()
 

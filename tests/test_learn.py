@@ -15,6 +15,7 @@ from pipeline import ImageError, PersonalStyle
 from pipeline.learn import (
     PRESETS,
     LearnConfig,
+    core_losses,
     init_state,
     learn,
     load_inputs,
@@ -22,6 +23,8 @@ from pipeline.learn import (
     prepare,
     preset,
     validation_objective,
+    validation_objectives,
+    weighted_objective,
     withheld_count,
     zero_shot_distances,
     zero_shot_style,
@@ -220,6 +223,14 @@ def test_the_loop_fits_the_first_samples_and_validates_on_the_withheld_one(tiny_
         validation_objective(setup, state, tiny_config())
     )
     assert style.metadata["history"][0]["validation"] != in_sample.metadata["history"][0]["validation"]
+    # both judges score one stylisation of the fixed crops: the same numbers as the training losses on them
+    both = validation_objectives(setup, state, tiny_config(), [setup.validation_targets, setup.train_targets])
+    for value, targets in zip(both, (setup.validation_targets, setup.train_targets)):
+        losses, _ = core_losses(setup, state, setup.eval_batch, targets)
+        if state.norm_delta is not None:
+            losses["adapter"] = state.norm_delta.pow(2).mean()
+        assert value == pytest.approx(float(weighted_objective(losses, tiny_config())), rel=1e-6)
+    assert both[0] != pytest.approx(both[1])
 
 
 def test_negative_steps_are_a_clear_error():
