@@ -76,6 +76,23 @@ def test_train_checkpoints_resumes_and_exports(tmp_path):
     out = pipe(Image.new("RGB", (40, 30), (0, 128, 255)), style="red")
     assert out.images[0].size == (40, 30)
 
+    # the exported folder turns back into a run that a further stage can start from
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from run_from_weights import run_from_weights
+
+    assert run_from_weights(tmp_path / "w", tmp_path / "back", tmp_path / "data") == ["photo", "red", "stripes"]
+    assert torch.equal(
+        load_file(str(tmp_path / "back" / "codes.safetensors"))["codes"],
+        load_file(str(tmp_path / "run" / "codes.safetensors"))["codes"],
+    )
+    train(TrainConfig(steps=1, init=str(tmp_path / "back"), **dict(cfg, run=tmp_path / "next", generator={})))
+    assert json.loads((tmp_path / "next" / "state.json").read_text())["step"] == 1
+    with pytest.raises(FileExistsError, match="back"):
+        run_from_weights(tmp_path / "w", tmp_path / "back", tmp_path / "data")
+    (tmp_path / "data" / "styles" / "blue").mkdir()
+    with pytest.raises(ValueError, match="blue"):
+        run_from_weights(tmp_path / "w", tmp_path / "again", tmp_path / "data")
+
 
 def test_init_with_generator_overrides_grows_the_pattern_branch(tmp_path):
     make_data(tmp_path / "data")
