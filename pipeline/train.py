@@ -117,6 +117,10 @@ class TrainConfig:
     # L1 of G(x|s) to the style's exemplar made from the same photo, on aligned crops, for styles whose exemplars are
     # f(content photo) (same file name in content/ and the style's folder: the procedural looks); 0 = off
     paired_weight: float = 0.0
+    # L2 pull of the branches' code maps (pattern_amp/color_amp) toward the --init weights' in a texture stage: a
+    # stage then adds the smallest change that renders its styles, instead of a large gain along a direction no bank
+    # code uses, which makes few-shot learning's code steps explode there (see the model card's seventh stage)
+    branch_decay: float = 0.0
 
 
 def load_folder(folder: Path, long_side: int) -> list[torch.Tensor]:
@@ -307,18 +311,19 @@ def train(cfg: TrainConfig) -> Path:
         codes = torch.nn.Parameter(torch.randn(len(names), cfg.code_dim) * 0.5)
     texture = texture_indices(cfg.texture_styles, names, generator, cfg.stage_params)
     fast = ("style_mlp.", "pattern_", "color_")  # the style MLP and the branches learn at mlp_lr
-    branch_weights, projector = [], None
+    branch_names, branch_weights, projector = [], [], None
     if texture:  # the texture styles' codes and the chosen branches (or the whole generator) train; the rest is held
         for n, p in generator.named_parameters():
             p.requires_grad_(n.startswith(STAGE_PARAMS[cfg.stage_params]))
         mask = torch.zeros(len(names), 1)
         mask[texture] = 1.0
         codes.register_hook(lambda grad: grad * mask.to(grad.device))
-        branch_weights = [
-            module.weight
+        branch_names = [
+            name
             for name in ("pattern_amp", "color_amp")
             if (module := getattr(generator, name, None)) is not None and module.weight.requires_grad
         ]
+        branch_weights = [getattr(generator, name).weight for name in branch_names]
         projector = held_projector(codes.detach()[[i for i in range(len(names)) if i not in texture]])
     mlp_params = [p for n, p in generator.named_parameters() if n.startswith(fast) and p.requires_grad]
     shared = [p for n, p in generator.named_parameters() if not n.startswith(fast) and p.requires_grad]
@@ -329,6 +334,12 @@ def train(cfg: TrainConfig) -> Path:
         if not cfg.init:
             raise ValueError("--texture-styles needs --init: the other styles are held to those weights' output")
         teacher = Generator.from_pretrained(Path(cfg.init) / "generator").requires_grad_(False).eval().to(device)
+    branch_start = [  # the --init weights' branch maps (zero where the branch was just grown), for branch_decay
+        (getattr(teacher, name).weight if getattr(teacher, name, None) is not None else torch.zeros_like(weight))
+        .detach()
+        .clone()
+        for name, weight in zip(branch_names, branch_weights)
+    ]
     others = [i for i in range(len(names)) if i not in texture]
     d_opt = torch.optim.Adam(discriminator.parameters(), lr=cfg.d_lr, betas=(0.0, 0.99))
     if resume:
@@ -432,6 +443,9 @@ def train(cfg: TrainConfig) -> Path:
             discriminator.requires_grad_(False)
             losses["g_adv"] = g_hinge_loss(discriminator(diff_augment(y), code))
             loss = loss + cfg.adv_weight * losses["g_adv"]
+        if cfg.branch_decay and branch_weights:
+            losses["branch"] = sum((w - w0.to(w.device)).pow(2).sum() for w, w0 in zip(branch_weights, branch_start))
+            loss = loss + cfg.branch_decay * losses["branch"]
         g_opt.zero_grad(set_to_none=True)
         accelerator.backward(loss)
         before = [w.detach().clone() for w in branch_weights]

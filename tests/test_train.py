@@ -161,6 +161,13 @@ def test_init_with_generator_overrides_grows_the_pattern_branch(tmp_path):
     with torch.no_grad():
         held = colored.color_amp(k_codes[:2])  # photo, red: their colour maps stay zero although the branch trained
         assert held.abs().max() < 1e-5 and colored.color_amp(k_codes[2:]).abs().max() > 1e-3
+    # --branch-decay pulls the branch's code map toward the --init weights' (zero here): a smaller change
+    stage = dict(init=str(tmp_path / "a"), generator={"color_curves": True}, texture_styles="stripes", **cfg)
+    norms = {}
+    for decay in (0.0, 1000.0):
+        train(TrainConfig(run=tmp_path / f"d{decay}", steps=6, stage_params="color", branch_decay=decay, **stage))
+        norms[decay] = Generator.from_pretrained(tmp_path / f"d{decay}" / "generator").color_amp.weight.norm().item()
+    assert 0 < norms[1000.0] < 0.8 * norms[0.0], norms  # measured 0.68 after 6 steps; without the pull, 1
     with pytest.raises(ValueError, match="stage-params"):
         train(
             TrainConfig(
