@@ -99,6 +99,17 @@ def trajectory(
     return points
 
 
+def run_info(args: argparse.Namespace, results: dict, minutes: float) -> dict:
+    """What the results' header says about a run: its name, looks, weights, threads and time."""
+    return {
+        "name": args.name,
+        "threads": torch.get_num_threads(),
+        "minutes": minutes,
+        "looks": list(results),
+        "weights": str(args.weights),
+    }
+
+
 def run(args: argparse.Namespace) -> dict:
     torch.manual_seed(0)
     pipe = PersonalStylePipeline.from_pretrained(args.weights)
@@ -118,7 +129,7 @@ def run(args: argparse.Namespace) -> dict:
             results[name][label] = trajectory(pipe, look, starts[quality], *VARIANTS[label], args.every)
         print(f"{name}: {time.perf_counter() - started:.0f} s", flush=True)
         minutes = (time.perf_counter() - run_started) / 60  # partial results survive an interrupted run
-        partial = {"name": args.name, "threads": torch.get_num_threads(), "minutes": minutes, "looks": list(results)}
+        partial = run_info(args, results, minutes)
         (args.out / f"{args.name}.json").write_text(json.dumps({"run": partial, "results": results}, indent=1))
     return results
 
@@ -152,13 +163,15 @@ def kept(points: list[dict[str, float]], judge_in_sample: bool | None = None) ->
 def markdown(results: dict, runs: list[dict]) -> str:
     steps = sorted({p["step"] for variants in results.values() for points in variants.values() for p in points})
     config = preset("fast")
-    info = "; ".join(
-        f"run {r['name']} ({', '.join(r['looks'])}): torch threads {r['threads']}, {r['minutes']:.1f} min" for r in runs
+    info = "; ".join(  # runs from before the weights were recorded used weights/
+        f"run {r['name']} ({', '.join(r['looks'])}): weights `{r.get('weights', 'weights')}`, torch threads "
+        f"{r['threads']}, {r['minutes']:.1f} min"
+        for r in runs
     )
     lines = [
         "# Learning trajectories against ground truth",
         "",
-        f"`python benchmarks/bench_learn_trajectory.py {' '.join(sys.argv[1:])}` — {info}. Weights `weights/`.",
+        f"`python benchmarks/bench_learn_trajectory.py {' '.join(sys.argv[1:])}` — {info}.",
         "",
         f"Looks, samples (f of {', '.join(bl.SAMPLE_PHOTOS)}), held-out portraits and learning content as in "
         "`learn.md`. Lab: mean CIELAB distance (|Δmean| + |Δstd|) of the stylised held-out portraits to the ground "
@@ -225,7 +238,7 @@ def main() -> None:
         started = time.perf_counter()
         results = run(args)
         minutes = (time.perf_counter() - started) / 60
-        runs = [{"name": args.name, "threads": torch.get_num_threads(), "minutes": minutes, "looks": list(results)}]
+        runs = [run_info(args, results, minutes)]
         (args.out / f"{args.name}.json").write_text(json.dumps({"run": runs[0], "results": results}, indent=1))
     (args.out / f"{args.name}.md").write_text(markdown(results, runs))
     print((args.out / f"{args.name}.md").read_text())
