@@ -5,9 +5,9 @@
 
 The run folder holds what ``pipeline.train`` reads from ``--init``: ``generator/``, ``discriminator/``,
 ``codes.safetensors`` (one row per style, ``photo`` first, then the data's style folders in sorted order, as
-training orders them) and ``state.json`` (the style names, the step the bank was exported at, and the config of
-the stage that made it, from the model card's last command). It has no optimiser state: ``--init`` starts a fresh
-optimiser anyway. The bank must have exactly the data's styles.
+training orders them) and ``state.json`` (the style names, the step the bank was exported at, and a default config:
+``--init`` reads only the names, and ``export_weights.py`` only the style images' size). It has no optimiser state:
+``--init`` starts a fresh optimiser anyway. The bank must have exactly the data's styles.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def run_from_weights(weights: Path, run: Path, data: Path) -> list[str]:
     Generator.from_pretrained(weights / "generator").save_pretrained(tmp / "generator")
     Discriminator.from_pretrained(weights / "discriminator").save_pretrained(tmp / "discriminator")
     save_file({"codes": codes.contiguous()}, str(tmp / "codes.safetensors"))
-    config = TrainConfig(data=data, run=run, style_weight=0.3, color_map_peak_weight=30.0, smear_weight=10.0)
+    config = TrainConfig(data=data, run=run)
     state = {
         "step": step,
         "elapsed_s": 0.0,
