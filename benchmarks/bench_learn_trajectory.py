@@ -23,6 +23,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,7 +46,7 @@ from pipeline.learn import (  # noqa: E402
     validation_objective,
 )
 
-VARIANTS = {  # label: (preset, code_lr, index of the withheld sample or None)
+VARIANTS = {  # label: (preset, code_lr, index of the withheld sample or None[, LearnConfig overrides])
     "fast": ("fast", 0.1, None),
     "fast + sample 5 withheld for validation": ("fast", 0.1, 4),
     "fast + sample 1 withheld for validation": ("fast", 0.1, 0),
@@ -56,6 +57,8 @@ VARIANTS = {  # label: (preset, code_lr, index of the withheld sample or None)
     "fast + sample 5 withheld + code lr 0.003": ("fast", 0.003, 4),
     "balanced + sample 5 withheld for validation": ("balanced", 0.1, 4),
     "best + sample 5 withheld for validation": ("best", 0.1, 4),
+    "fast + sample 5 withheld + bank span": ("fast", 0.1, 4, {"code_space": "bank"}),
+    "fast + bank span": ("fast", 0.1, None, {"code_space": "bank"}),
 }
 EVERY = 10  # steps between checkpoints (--every)
 
@@ -67,11 +70,12 @@ def trajectory(
     quality: str,
     code_lr: float,
     withheld: int | None,
+    overrides: dict[str, Any] | None = None,
     every: int = EVERY,
 ) -> list[dict[str, float]]:
-    """Checkpoints {step, lab, in_sample[, withheld]} every ``every`` steps of the ``quality`` preset's loop from
-    ``start`` (its style code, and its adapters where the preset has them)."""
-    config = replace(preset(quality), code_lr=code_lr, holdout=0.0)  # this function withholds (or not) itself
+    """Checkpoints {step, lab, in_sample[, withheld]} every ``every`` steps of the ``quality`` preset's loop (with
+    ``overrides`` of its config) from ``start`` (its style code, and its adapters where the preset has them)."""
+    config = replace(preset(quality), **(overrides or {}), code_lr=code_lr, holdout=0.0)  # withholds itself
     train = [s for i, s in enumerate(look.samples) if i != withheld]
     setup = prepare(pipe, load_inputs(train, content=look.content), config, seed=0)
     checks: dict[str, LearnSetup] = {"in_sample": setup}
@@ -93,7 +97,7 @@ def trajectory(
     for step in range(config.steps):
         _set_lr(state, step, config)
         if backward_step(setup, state, config, step) is not None:
-            state.optimizer.step()
+            state.step()
         if (step + 1) % every == 0:
             checkpoint(step + 1)
     return points
@@ -126,7 +130,7 @@ def run(args: argparse.Namespace) -> dict:
             if quality not in starts:
                 setup = prepare(pipe, inputs, replace(preset(quality), holdout=0.0), 0)
                 starts[quality] = mixture_start(setup, pipe.styles, preset(quality), "zero-shot")
-            results[name][label] = trajectory(pipe, look, starts[quality], *VARIANTS[label], args.every)
+            results[name][label] = trajectory(pipe, look, starts[quality], *VARIANTS[label], every=args.every)
         print(f"{name}: {time.perf_counter() - started:.0f} s", flush=True)
         minutes = (time.perf_counter() - run_started) / 60  # partial results survive an interrupted run
         partial = run_info(args, results, minutes)

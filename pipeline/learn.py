@@ -69,6 +69,7 @@ MIN_SIDE = 64
 MAX_RECOVERIES = 3
 MIN_TO_WITHHOLD = 3  # fewer samples than this: validation uses the loop's own targets
 ZERO_SHOT_DISTANCES = ("targets", "measured", "both")
+CODE_SPACES = ("free", "bank")
 CONTENT_DIR = Path(__file__).resolve().parents[1] / "weights" / "content"
 Callback = Callable[[int, int, dict[str, float], "Image.Image | None"], "bool | None"]
 
@@ -119,6 +120,9 @@ class LearnConfig:
     # objectives' shares of the start's, so it must beat the start by the margin on both
     judge_in_sample: bool = True
     lr_floor: float = 0.1  # cosine decay of every learning rate to this fraction
+    # "bank": every step is projected back onto the span of the bank's codes (through the start), so the code
+    # cannot move along directions no trained style uses, where the generator is untrained; "free": anywhere
+    code_space: str = "free"
 
     def __post_init__(self) -> None:
         for name in ("size", "image_side", "batch_size", "crops_per_sample", "preview_side", "eval_every"):
@@ -133,6 +137,8 @@ class LearnConfig:
             raise ValueError(f"LearnConfig.steps must be 0 (the zero-shot start only) or more, got {self.steps!r}")
         if self.size < MIN_SIDE:
             raise ValueError(f"LearnConfig.size must be at least {MIN_SIDE} px, got {self.size}")
+        if self.code_space not in CODE_SPACES:
+            raise ValueError(f"LearnConfig.code_space must be one of {', '.join(CODE_SPACES)}; got {self.code_space!r}")
         if self.zero_shot_distance not in ZERO_SHOT_DISTANCES:
             raise ValueError(
                 f"LearnConfig.zero_shot_distance must be one of {', '.join(ZERO_SHOT_DISTANCES)}; "
@@ -634,6 +640,8 @@ class LoopState:
     best_objective: float = math.inf  # the share of the start's objective a validated state must score below
     best_step: int = 0  # the step the best state is from (0: the zero-shot start)
     recoveries: int = 0
+    span: torch.Tensor | None = None  # (code_dim, k) orthonormal basis the code's moves are kept in, or None
+    anchor: torch.Tensor | None = None  # (code_dim,) the start code the span passes through
 
     @property
     def delta(self) -> torch.Tensor | None:
@@ -655,6 +663,19 @@ class LoopState:
                 self.norm_delta.copy_(self.best["norm_delta"])
         if self.discriminator is not None:
             self.discriminator.load_state_dict(self.best["discriminator"])
+
+    def step(self) -> None:
+        """One optimiser step. With a span, projected Adam: the code's gradient is projected onto the span before
+        the step (so the step descends within it) and the code back onto ``anchor + span`` after it (Adam's
+        per-coordinate scaling leaves the span)."""
+        if self.span is None:
+            self.optimizer.step()
+            return
+        with torch.no_grad():
+            if self.code.grad is not None:
+                self.code.grad.copy_(self.span @ (self.span.T @ self.code.grad))
+            self.optimizer.step()
+            self.code.copy_(self.anchor + self.span @ (self.span.T @ (self.code - self.anchor)))
 
     def recover(self) -> None:
         """Back to the best state, every learning rate halved, optimiser moments cleared."""
@@ -681,11 +702,22 @@ def init_state(
         norm_delta = torch.nn.Parameter(initial.clone().to(device))
         groups.append({"params": [norm_delta], "lr": config.adapter_lr, "base_lr": config.adapter_lr})
     state = LoopState(code, norm_delta, torch.optim.Adam(groups))
+    if config.code_space == "bank":
+        state.span, state.anchor = bank_span(pipe.styles).to(device), code.detach().clone()
     if config.adv_weight > 0:
         state.discriminator = _discriminator_copy(pipe, setup.generator.config.code_dim, seed, device)
         d_group = {"params": list(state.discriminator.parameters()), "lr": config.d_lr, "base_lr": config.d_lr}
         state.d_optimizer = torch.optim.Adam([d_group], betas=(0.0, 0.99))
     return state
+
+
+def bank_span(bank: dict[str, PersonalStyle], tolerance: float = 1e-5) -> torch.Tensor:
+    """(code_dim, k) orthonormal basis of the span of the bank's codes (k <= number of styles)."""
+    if not bank:
+        raise ValueError("the style bank is empty; code_space='bank' needs its codes")
+    codes = torch.stack([style.code.float() for style in bank.values()])  # (n, code_dim)
+    basis, singular, _ = torch.linalg.svd(codes.T, full_matrices=False)
+    return basis[:, singular > tolerance * singular.max()]
 
 
 def _set_lr(state: LoopState, step: int, config: LearnConfig) -> float:
@@ -908,7 +940,7 @@ def run_loop(
             history.append({"step": step + 1, "recovered": 1.0, "lr": lr})
             continue
         record, stylized = result
-        state.optimizer.step()
+        state.step()
         if state.discriminator is not None:
             record["d"] = float(discriminator_step(setup, state, stylized, config))
         last = step + 1 == config.steps

@@ -15,6 +15,7 @@ from pipeline import ImageError, PersonalStyle
 from pipeline.learn import (
     PRESETS,
     LearnConfig,
+    bank_span,
     core_losses,
     init_state,
     learn,
@@ -252,6 +253,29 @@ def test_keep_margin_out_of_range_is_a_clear_error(field, value):
 
 def test_the_presets_keep_the_start_unless_learning_clearly_beats_it():
     assert {(c.keep_margin, c.keep_margin_in_sample, c.judge_in_sample) for c in PRESETS.values()} == {(0.7, 0.5, True)}
+
+
+@pytest.mark.parametrize("space", ["free", "bank"])
+def test_a_bank_code_space_keeps_the_learned_code_in_the_span_of_the_bank_codes(tiny_pipe, portrait, space):
+    config = tiny_config(**LEARNS, keep_margin=1.0, code_space=space)
+    inputs = load_inputs(warm_samples(), content=[portrait])
+    start = mixture_start(prepare(tiny_pipe, inputs, config, 0), tiny_pipe.styles, config, "start")
+    style = learn(tiny_pipe, inputs, config)
+    assert style.metadata["kept_step"] > 0
+    span = bank_span(tiny_pipe.styles)
+    assert span.shape == (8, 2)  # photo's code is zero: warm and cool span two of the eight directions
+    moved = style.code - start.code
+    outside = moved - span @ (span.T @ moved)
+    assert moved.norm() > 0.1
+    if space == "bank":
+        assert outside.norm() < 1e-5 * moved.norm()
+    else:
+        assert outside.norm() > 0.1 * moved.norm()
+
+
+def test_unknown_code_space_is_a_clear_error():
+    with pytest.raises(ValueError, match="LearnConfig.code_space must be one of free, bank; got 'pca'"):
+        LearnConfig(code_space="pca")
 
 
 def test_unknown_zero_shot_distance_is_a_clear_error():
