@@ -38,7 +38,9 @@ STYLIZE_CONCURRENCY = 2  # stylize/preview calls at once (they share the device)
 QUEUE_SIZE = 16  # waiting events in all; more get "busy" (HTTP 503): at ~0.4 stylize/s on 2 CPU cores, a 40 s wait
 SESSION_TTL = 3600  # seconds: a session's files are deleted when its tab closes, and at the latest this old
 NO_MIX = ("none", "")
-EXAMPLE_STYLES = ("watercolor", "pencil", "cartoon")  # shown first when the bank has them
+# shown first when the bank has them: the clearest looks at one click (pastel and noir match their defining functions
+# best, halftone prints a real dot screen; benchmarks/results/fidelity.md); watercolor and cartoon barely change a photo
+EXAMPLE_STYLES = ("pastel", "halftone", "noir")
 ON_SPACES = bool(os.environ.get("SPACE_ID"))
 EDITS = ("upload", "delete", "clear")  # a file list's events that change what it holds
 EMPTY_LEARN_STATUS = "Upload samples: a preview appears at once; **Learn** refines it."
