@@ -243,3 +243,31 @@ def test_paired_loss_learns_a_look_made_from_the_content_photos(tmp_path):
     Image.new("RGB", (40, 40)).save(invert / "c0.jpg")
     with pytest.raises(ValueError, match="differs from its content photo"):
         load_pairs(data / "content", invert, 64)
+
+
+def test_refit_bank_style_changes_only_that_style(tmp_path):
+    """scripts/refit_bank_style.py on the real weights, two steps: the generator, every other style and the Gram
+    targets stay byte for byte; pencil gets a new code and an adapter, and still renders."""
+    rng = np.random.default_rng(0)
+    for folder, count in (("styles/pencil", 2), ("content", 2)):
+        (tmp_path / "data" / folder).mkdir(parents=True)
+        for i in range(count):
+            image = Image.fromarray((rng.random((200, 240, 3)) * 255).astype(np.uint8))
+            image.save(tmp_path / "data" / folder / f"{i}.jpg")
+    out = tmp_path / "refit"
+    command = [sys.executable, str(ROOT / "scripts" / "refit_bank_style.py"), "--out", str(out)]
+    command += ["--data", str(tmp_path / "data"), "--style", "pencil", "--steps", "2"]
+    subprocess.run(command, check=True, cwd=ROOT, capture_output=True)
+    changed = {
+        path.relative_to(out).as_posix()
+        for path in out.rglob("*")
+        if path.is_file() and path.read_bytes() != (WEIGHTS / path.relative_to(out)).read_bytes()
+    }
+    assert changed == {"styles/pencil/style.safetensors", "styles/pencil/style.json"}
+    before, after = (PersonalStylePipeline.from_pretrained(w).styles["pencil"] for w in (WEIGHTS, out))
+    assert not torch.equal(before.code, after.code)
+    assert after.norm_delta is not None and before.norm_delta is None
+    assert all(torch.equal(before.gram[t], after.gram[t]) for t in before.gram)
+    assert after.metadata["refit"]["steps"] == 2 and after.metadata["description"] == before.metadata["description"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode != 0 and "exists" in result.stderr
