@@ -5,8 +5,11 @@ generator frozen: the other styles, and the code space few-shot learning moves i
 
 Copies ``--weights`` to ``--out`` and replaces ``styles/<style>`` there. The loop is ``pipeline.learn``'s, started
 from the bank style itself (not a zero-shot mix), with the style's exemplars (``data/styles/<style>``) as the Gram
-targets and, as before/after pairs, the pretraining content photos and f of them (``scripts/looks.py``), the paired
-loss (L1 + relative perceptual) weighted by ``--pair-weight``. The style keeps its exemplars' Gram targets, so its
+targets (their weight times ``--style-scale``), the pretraining content photos that are wallpapers as the photos it
+restyles, and, as before/after pairs, those photos and f of them (``scripts/looks.py``), the paired loss (L1 +
+relative perceptual) weighted by ``--pair-weight`` (0 for a style with no f, such as truchet). The photos the
+benchmarks score (``EVALUATION_PHOTOS``: the contact sheet's portraits, the fidelity set) are left out, so the
+refit is judged on photos it never fitted. The style keeps its exemplars' Gram targets, so its
 metrics mean what they meant. A seventh *training* stage for pencil made it faithful by changing the shared colour
 branch, and that broke few-shot learning (``weights/README.md``, "A seventh stage for pencil"); this changes only
 the style's own vectors.
@@ -44,6 +47,9 @@ from pipeline.learn import (  # noqa: E402
     validation_objective,
 )
 
+# scikit-image's and matplotlib's photos in data/content: the contact sheet's portraits and bench_fidelity's photos
+EVALUATION_PHOTOS = frozenset({"astronaut", "grace_hopper", "coffee", "chelsea", "rocket", "motorcycle_left"})
+
 
 def refit(
     pipe: PersonalStylePipeline,
@@ -53,12 +59,27 @@ def refit(
     steps: int,
     pair_weight: float,
     code_lr: float,
+    style_scale: float = 1.0,
+    color_map_scale: float = 1.0,
     seed: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor, list[dict[str, float]]]:
-    """(code (code_dim,), adapter (norm_params,), history) for bank style ``name`` fitted to its look."""
-    f = getattr(looks, name)
-    pairs = [(photo, f(photo)) for photo in photos[:MAX_SAMPLES]]
-    config = replace(preset("fast"), steps=steps, adapters=True, pair_weight=pair_weight, code_lr=code_lr, holdout=0.0)
+    """(code (code_dim,), adapter (norm_params,), history) for bank style ``name`` fitted to its look; with
+    ``pair_weight`` 0 only to its exemplars' Gram targets (and the content, colour and TV terms)."""
+    fast = preset("fast")
+    pairs = None
+    if pair_weight > 0:
+        f = getattr(looks, name)
+        pairs = [(photo, f(photo)) for photo in photos[:MAX_SAMPLES]]
+    config = replace(
+        fast,
+        steps=steps,
+        adapters=True,
+        pair_weight=pair_weight,
+        code_lr=code_lr,
+        holdout=0.0,
+        style_weight=fast.style_weight * style_scale,
+        color_map_weight=fast.color_map_weight * color_map_scale,
+    )
     setup = prepare(pipe, load_inputs(exemplars[:MAX_SAMPLES], content=photos, pairs=pairs), config, seed)
     state = init_state(pipe, setup, pipe.styles[name], config, seed)
     history = [{"step": 0, "objective": validation_objective(setup, state, config)}]
@@ -84,21 +105,40 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--pair-weight", type=float, default=50.0)
     parser.add_argument("--code-lr", type=float, default=0.01)
+    parser.add_argument("--style-scale", type=float, default=1.0, help="multiplies the Gram loss weight")
+    parser.add_argument(
+        "--color-map-scale", type=float, default=1.0, help="multiplies the colour-map residual (no blobs) weight"
+    )
     args = parser.parse_args()
     if args.out.exists():
         parser.error(f"{args.out} exists; choose a new folder")
-    if not callable(getattr(looks, args.style, None)):
-        parser.error(f"scripts/looks.py has no function {args.style!r}")
+    if args.pair_weight < 0 or args.style_scale <= 0 or args.color_map_scale < 0:
+        parser.error("--pair-weight and --color-map-scale must be 0 or more, --style-scale more than 0")
+    if args.pair_weight > 0 and not callable(getattr(looks, args.style, None)):
+        parser.error(f"scripts/looks.py has no function {args.style!r}; use --pair-weight 0 for a Gram-only refit")
     exemplar_dir = args.data / "styles" / args.style
     exemplars = [load_image(p) for p in sorted(exemplar_dir.glob("*.jpg"))]
-    photos = [load_image(p) for p in sorted((args.data / "content").glob("*.jpg"))]
+    photos = [load_image(p) for p in sorted((args.data / "content").glob("*.jpg")) if p.stem not in EVALUATION_PHOTOS]
     if not exemplars or not photos:
-        parser.error(f"no exemplars in {exemplar_dir} or no photos in {args.data / 'content'}; run fetch_data.py")
+        parser.error(
+            f"no exemplars in {exemplar_dir} or no photos in {args.data / 'content'} besides the benchmark's "
+            f"({', '.join(sorted(EVALUATION_PHOTOS))}); run fetch_data.py"
+        )
     torch.manual_seed(0)
     random.seed(0)
     pipe = PersonalStylePipeline.from_pretrained(args.weights)
     started = time.perf_counter()
-    code, adapter, history = refit(pipe, args.style, exemplars, photos, args.steps, args.pair_weight, args.code_lr)
+    code, adapter, history = refit(
+        pipe,
+        args.style,
+        exemplars,
+        photos,
+        args.steps,
+        args.pair_weight,
+        args.code_lr,
+        args.style_scale,
+        args.color_map_scale,
+    )
     minutes = (time.perf_counter() - started) / 60
     staging = args.out.with_name(args.out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
@@ -112,6 +152,8 @@ def main() -> None:
             "steps": args.steps,
             "pair_weight": args.pair_weight,
             "code_lr": args.code_lr,
+            "style_scale": args.style_scale,
+            "color_map_scale": args.color_map_scale,
             "minutes": round(minutes, 1),
             "objective": [history[0]["objective"], history[-1]["objective"]],
         },

@@ -271,3 +271,34 @@ def test_refit_bank_style_changes_only_that_style(tmp_path):
     assert after.metadata["refit"]["steps"] == 2 and after.metadata["description"] == before.metadata["description"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     assert result.returncode != 0 and "exists" in result.stderr
+
+
+def test_refit_bank_style_gram_only_for_a_style_without_a_function(tmp_path):
+    """A style no function made (truchet, a wallpaper) is refused with the default paired loss, named in the error;
+    with ``--pair-weight 0`` it is refitted to its Gram targets alone. The benchmark photos in ``content`` are left
+    out: with only those there, nothing is left to fit and the script says so."""
+    rng = np.random.default_rng(1)
+    for folder, names in (("styles/truchet", ("0", "1")), ("content", ("w0", "astronaut"))):
+        (tmp_path / "data" / folder).mkdir(parents=True)
+        for name in names:
+            image = Image.fromarray((rng.random((200, 240, 3)) * 255).astype(np.uint8))
+            image.save(tmp_path / "data" / folder / f"{name}.jpg")
+    out = tmp_path / "refit"
+    command = [sys.executable, str(ROOT / "scripts" / "refit_bank_style.py"), "--out", str(out)]
+    command += ["--data", str(tmp_path / "data"), "--style", "truchet", "--steps", "1"]
+    refused = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert refused.returncode == 2 and "no function 'truchet'" in refused.stderr and "--pair-weight 0" in refused.stderr
+    assert not out.exists()
+    (tmp_path / "data" / "content" / "w0.jpg").unlink()
+    empty = subprocess.run(command + ["--pair-weight", "0"], cwd=ROOT, capture_output=True, text=True)
+    assert empty.returncode == 2 and "no photos" in empty.stderr and not out.exists()
+    Image.fromarray((rng.random((200, 240, 3)) * 255).astype(np.uint8)).save(tmp_path / "data" / "content" / "w0.jpg")
+    subprocess.run(command + ["--pair-weight", "0", "--style-scale", "3"], check=True, cwd=ROOT, capture_output=True)
+    after = PersonalStylePipeline.from_pretrained(out).styles["truchet"]
+    assert after.metadata["refit"]["style_scale"] == 3.0 and after.metadata["refit"]["pair_weight"] == 0.0
+    changed = {
+        path.relative_to(out).as_posix()
+        for path in out.rglob("*")
+        if path.is_file() and path.read_bytes() != (WEIGHTS / path.relative_to(out)).read_bytes()
+    }
+    assert changed == {"styles/truchet/style.safetensors", "styles/truchet/style.json"}
