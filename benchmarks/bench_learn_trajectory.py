@@ -5,6 +5,10 @@
     OMP_NUM_THREADS=1 python benchmarks/bench_learn_trajectory.py --looks cross_process,riso_duotone,crosshatch \\
         --name traj_b
     python benchmarks/bench_learn_trajectory.py --merge traj_a,traj_b --name learn_trajectory
+    python benchmarks/bench_learn_trajectory.py --merge traj_g,traj_h --margins 0.5,0.6,0.7,0.8,0.9,1 --name m
+
+``--margins`` replays the keep rule (``LearnConfig.keep_margin``) at each margin on the recorded checkpoints of one
+variant (``--margin-variant``) and tabulates the Lab of the state each would keep, per look.
 
 Same looks, samples, held-out portraits and learning content as ``bench_learn.py``. Every variant starts from the
 zero-shot mix of all five samples and runs its preset's steps (fast: 60); every 10 steps it records the ground-truth
@@ -164,7 +168,30 @@ def kept(points: list[dict[str, float]], judge_in_sample: bool | None = None) ->
     return selected(points, "in_sample", config.keep_margin_in_sample)
 
 
-def markdown(results: dict, runs: list[dict]) -> str:
+def margin_table(results: dict, label: str, margins: list[float]) -> list[str]:
+    """Markdown rows: the Lab of the state each keep margin keeps (both judges, the worse share) per look, for the
+    ``label`` variant (one that withholds a sample), with the means over the looks."""
+    looks = [look for look, variants in results.items() if label in variants]
+    if not looks or "withheld" not in results[looks[0]][label][0]:
+        raise ValueError(f"no look has the variant {label!r} with a withheld sample; cannot sweep the keep margin")
+    lines = [
+        f"## Kept Lab by keep margin ({label}, judged on both objectives)",
+        "",
+        "| margin | " + " | ".join(looks) + " | mean |",
+        "| ---: | " + " | ".join("---:" for _ in looks) + " | ---: |",
+    ]
+    rows = {"zero-shot start": [results[look][label][0]["lab"] for look in looks]}
+    for margin in margins:
+        rows[f"{margin:g}"] = [
+            selected(results[look][label], ("withheld", "in_sample"), margin)["lab"] for look in looks
+        ]
+    rows["best checkpoint"] = [min(p["lab"] for p in results[look][label]) for look in looks]
+    for name, labs in rows.items():
+        lines.append(f"| {name} | " + " | ".join(f"{lab:.1f}" for lab in labs) + f" | **{np.mean(labs):.2f}** |")
+    return lines + [""]
+
+
+def markdown(results: dict, runs: list[dict], margins: list[float] | None = None, margin_variant: str = "") -> str:
     steps = sorted({p["step"] for variants in results.values() for points in variants.values() for p in points})
     config = preset("fast")
     info = "; ".join(  # runs from before the weights were recorded used weights/
@@ -198,6 +225,8 @@ def markdown(results: dict, runs: list[dict]) -> str:
         cells += [np.mean([kept(r, judge_in_sample=True)["lab"] for r in rows])]
         cells += [np.mean([r[-1]["lab"] for r in rows]), np.mean([min(p["lab"] for p in r) for r in rows])]
         lines.append(f"| {label} | {len(rows)} | " + " | ".join("–" if c is None else f"{c:.1f}" for c in cells) + " |")
+    if margins:
+        lines += ["", *margin_table(results, margin_variant, margins)]
     lines += ["", "## Per look: Lab · in-sample objective (· withheld-sample objective) at each checkpoint", ""]
     lines += ["| look | variant | " + " | ".join(f"step {s}" for s in steps) + " |"]
     lines += ["| --- | --- | " + " | ".join("---" for _ in steps) + " |"]
@@ -224,7 +253,17 @@ def main() -> None:
     parser.add_argument("--variants", default="", help="comma-separated labels from VARIANTS (default: all)")
     parser.add_argument("--every", type=int, default=EVERY, help="steps between checkpoints")
     parser.add_argument("--merge", default="", help="comma-separated result stems in --out to merge into --name")
+    parser.add_argument("--margins", default="", help="comma-separated keep margins to replay, e.g. 0.5,0.7,0.9,1")
+    parser.add_argument(
+        "--margin-variant", default="fast + sample 5 withheld for validation", help="the variant --margins replays"
+    )
     args = parser.parse_args()
+    try:
+        margins = [float(m) for m in args.margins.split(",") if m.strip()]
+    except ValueError:
+        parser.error(f"--margins must be comma-separated numbers, got {args.margins!r}")
+    if any(not 0.0 < m <= 1.0 for m in margins):
+        parser.error(f"each keep margin must be in (0, 1], got {args.margins!r}")
     args.out.mkdir(parents=True, exist_ok=True)
     if args.merge:
         parts = [json.loads((args.out / f"{stem}.json").read_text()) for stem in args.merge.split(",")]
@@ -244,7 +283,11 @@ def main() -> None:
         minutes = (time.perf_counter() - started) / 60
         runs = [run_info(args, results, minutes)]
         (args.out / f"{args.name}.json").write_text(json.dumps({"run": runs[0], "results": results}, indent=1))
-    (args.out / f"{args.name}.md").write_text(markdown(results, runs))
+    try:
+        text = markdown(results, runs, margins, args.margin_variant)
+    except ValueError as error:
+        parser.error(str(error))
+    (args.out / f"{args.name}.md").write_text(text)
     print((args.out / f"{args.name}.md").read_text())
 
 
