@@ -278,6 +278,10 @@ def main() -> None:
         if unknown:
             parser.error(f"unknown look(s) {', '.join(unknown)}; choose from {', '.join(bl.ALL_LOOKS)}")
         args.variants = [v for v in VARIANTS if not args.variants or v in args.variants.split(",")]
+        if margins and (args.margin_variant not in args.variants or VARIANTS[args.margin_variant][2] is None):
+            parser.error(
+                f"--margins replays {args.margin_variant!r}, which this run does not record with a withheld sample"
+            )
         started = time.perf_counter()
         results = run(args)
         minutes = (time.perf_counter() - started) / 60
