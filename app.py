@@ -523,8 +523,8 @@ def learn_tab() -> SimpleNamespace:
                     list(studio.QUALITIES),
                     value="fast",
                     label="Quality",
-                    info="instant: the preview's mix of built-in looks, in seconds. fast, balanced (3x as long, "
-                    "better on strokes) and best (6x, not better on average) learn the strokes and textures the "
+                    info="instant: the preview's mix of built-in looks, in seconds. fast, balanced (3x as long) "
+                    "and best (6x; neither better than fast on average) learn the strokes and textures the "
                     "built-in looks lack, but keep the instant mix unless learning clearly beats it",
                 )
             with gr.Accordion("Advanced", open=False):
