@@ -101,17 +101,34 @@ def lab_distance(a: Image.Image, b: Image.Image) -> float:
 
 
 def test_colour_grades_render_their_own_look(real_pipe):
-    """noir, sepia and pastel are colour grades made by known functions f (scripts/looks.py), so the output can be
-    compared with f(x) itself: it must be closer (mean CIELAB distance) than the unchanged photo is, on a portrait
-    and on the rocket's dark sky, where the fifth-stage weights painted colour blobs (noir was not even grey there).
-    Measured at 384 px on seven photos: benchmarks/results/fidelity.md."""
+    """noir, sepia, pastel and teal_orange are colour grades made by known functions f (scripts/looks.py), so the
+    output can be compared with f(x) itself: it must be closer (mean CIELAB distance) than the unchanged photo is, on
+    a portrait and on the rocket's dark sky, where the fifth-stage weights painted colour blobs (noir was not even
+    grey there). Measured at 384 px on seven photos: benchmarks/results/fidelity.md."""
     looks = procedural_looks()
     photos = [portrait_image().resize((128, 128)), Image.fromarray(skimage.data.rocket()).resize((128, 85))]
-    for name in ("noir", "sepia", "pastel"):
+    for name in ("noir", "sepia", "pastel", "teal_orange"):
         outputs = real_pipe(photos, style=name, metrics=False).images
         for photo, output in zip(photos, outputs):
             look = looks[name](photo)
             assert lab_distance(output, look) < 0.8 * lab_distance(photo, look), name
+
+
+def test_teal_orange_keeps_hair_brown(real_pipe):
+    """The grade warms the astronaut's brown hair (scripts/looks.py: highlights toward orange); the sixth-stage
+    teal_orange turned it olive green (mean CIELAB a* -6.6 where f(x) has -0.4, at 128 px), its convolutions' residual
+    leaking green on top of a colour map that was right. The re-fitted style (weights/styles/teal_orange/style.json,
+    ``refit``) keeps the hair's a* within 3 of the exact grade's (measured: -0.8)."""
+    from skimage.color import rgb2lab
+
+    photo = portrait_image().resize((128, 128))
+    output = real_pipe(photo, style="teal_orange", metrics=False).images[0]
+    hair = (40, 4, 75, 20)  # (left, top, right, bottom) at 128 px: the hair above the forehead
+
+    def mean_a(image: Image.Image) -> float:
+        return float(rgb2lab(np.asarray(image.crop(hair), dtype=np.float64) / 255)[..., 1].mean())
+
+    assert abs(mean_a(output) - mean_a(procedural_looks()["teal_orange"](photo))) < 3.0
 
 
 @pytest.mark.parametrize("look", ["noir", "sepia", "pastel"])
