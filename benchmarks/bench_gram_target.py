@@ -73,6 +73,15 @@ def main() -> None:
     pipe = PersonalStylePipeline.from_pretrained(args.weights)
     long_side = TrainConfig().style_long_side
     lines = [
+        "# Can a style's Gram target tell its own look from no look?",
+        "",
+        f"`python benchmarks/bench_gram_target.py {' '.join(sys.argv[1:])}`".replace(" `", "`"),
+        "",
+        "Each exemplar f(p_i) of a procedural style, left out of the style's Gram target (the mean Gram of the other "
+        "11 exemplars, as the bank's targets are made), scored against its own photo p_i as the contact sheet scores "
+        "an output against its input: Gram distance of f(p_i) over that of p_i. Below 1: the look moves the photo "
+        "toward the target; near 1: the target cannot tell the look from the unchanged photo.",
+        "",
         "| style | median f(p)/p | below 0.8 | at 0.9 or more | worst (photo) |",
         "| --- | ---: | ---: | ---: | --- |",
     ]
