@@ -4,8 +4,8 @@
 
 Each procedural built-in style's Gram target is the mean Gram matrix of its 12 exemplars f(p_i), made by the
 style's function f (``scripts/looks.py``) from 12 content photos p_i (``scripts/fetch_data.py``, same file names).
-Leave one out: the target of the other 11 exemplars (``pipeline.train.style_targets``, as the bank's targets are
-made) scores the held-out f(p_i) against its own photo p_i exactly as the pipeline's metrics score an output against
+Leave one out: the target of the other 11 exemplars (their mean Gram, ``pipeline.train.style_targets``, as the
+bank's targets are made) scores the held-out f(p_i) against its own photo p_i exactly as the pipeline's metrics score an output against
 its input (``PersonalStylePipeline.style_metrics``). The ratio f(p_i) / p_i is what a perfectly faithful rendering
 of the look achieves on a photo the target never saw; where its median is near 1, the contact sheet's criterion
 "output Gram loss well below the input's" asks for more than the look itself does.
@@ -44,9 +44,10 @@ def leave_one_out(pipe: PersonalStylePipeline, name: str, data: Path, long_side:
         image = load_image(path)
         image.thumbnail((long_side, long_side), Image.Resampling.LANCZOS)
         exemplars.append(pil_to_tensor(image)[0])
-    shipped = pipe.styles[name].gram
-    full = style_targets(pipe.loss_net, exemplars)
-    for tap, gram in shipped.items():  # the bank's target must be this procedure's, or the test means nothing
+    grams = [style_targets(pipe.loss_net, [image]) for image in exemplars]  # one loss-net pass per exemplar
+    full = {tap: sum(g[tap] for g in grams) / len(grams) for tap in grams[0]}
+    # the bank's target must be this procedure's, or the comparison means nothing
+    for tap, gram in pipe.styles[name].gram.items():
         error = ((full[tap] - gram).norm() / gram.norm()).item()
         if error > 1e-2:
             raise RuntimeError(f"{name}: exemplars in {folder} do not reproduce the shipped {tap} target ({error:.3f})")
@@ -55,7 +56,7 @@ def leave_one_out(pipe: PersonalStylePipeline, name: str, data: Path, long_side:
         photo_path = data / "content" / path.name
         if not photo_path.exists():
             raise FileNotFoundError(f"{photo_path}: the photo {path} was made from; run scripts/fetch_data.py")
-        target = style_targets(pipe.loss_net, exemplars[:i] + exemplars[i + 1 :])
+        target = {tap: (full[tap] * len(grams) - grams[i][tap]) / (len(grams) - 1) for tap in full}
         style = PersonalStyle(f"{name} without {path.stem}", pipe.styles[name].code, None, target, {})
         photo = load_image(photo_path)
         look = load_image(path)
