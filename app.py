@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -300,7 +301,7 @@ class Handlers:
                 if update.total:
                     progress((update.step, update.total), desc=learn_status(update, stop.is_set()), unit="steps")
                 preview = skip if update.preview is None else self.output(session, update.preview, "preview")
-                yield (preview, "", studio.loss_history(history), *[skip] * 6)
+                yield (preview, "", studio.loss_history(history), *[skip] * 7)
         finally:
             if self.stop_flags.get(session) is stop:
                 del self.stop_flags[session]
@@ -313,9 +314,16 @@ class Handlers:
         portrait: Image.Image,
         session: str,
     ) -> tuple[Any, ...]:
-        """The Learn tab's outputs once a style is learned: it joins the session and is selected for Stylize."""
+        """The Learn tab's outputs once a style is learned: it joins the session and is selected for Stylize; its
+        zero-shot start joins too (as ``<name>-instant``) and is shown beside it, so the visitor keeps either."""
         style = update.style
         styles = {**session_styles, style.name: style}
+        instant = gr.update(value=None, visible=False)
+        if style.zero_shot is not None:
+            start = replace(style.zero_shot, name=studio.instant_name(style.name))
+            styles[start.name] = start
+            instant_image = studio.stylize(self.pipe, portrait, start).image
+            instant = gr.update(value=self.output(session, instant_image, "instant"), visible=True)
         result = studio.stylize(self.pipe, portrait, style)
         table, chart = studio.learned_metrics(style)
         choices = style_choices(self.pipe, styles)
@@ -329,6 +337,7 @@ class Handlers:
             gr.update(choices=[NO_MIX, *choices]),
             gr.update(choices=list(styles), value=style.name),
             chart,
+            instant,
         )
 
     @readable_errors
@@ -373,10 +382,15 @@ def learn_status(update: studio.LearnUpdate, stopping: bool = False) -> str:
         meta = update.style.metadata
         how = "stopped early; kept the best so far" if meta.get("cancelled") else "done"
         kept = studio.describe_kept(meta, update.step)
+        both = (
+            f"Selected in the Stylize tab; the instant mix is kept beside it as **{studio.instant_name(update.style.name)}**."
+            if update.style.zero_shot is not None
+            else "Selected in the Stylize tab."
+        )
         return (
             f"**{update.style.name}**: {how} after {update.step}/{update.total} steps in {update.elapsed:.0f} s. "
             + (f"{kept} " if kept else "")
-            + "Selected in the Stylize tab."
+            + both
         )
     if stopping:
         return "Stopping after this step…"
@@ -523,9 +537,8 @@ def learn_tab() -> SimpleNamespace:
                     list(studio.QUALITIES),
                     value="fast",
                     label="Quality",
-                    info="instant: the preview's mix of built-in looks, in seconds. fast, balanced (3x as long) "
-                    "and best (6x; neither better than fast on average) learn the strokes and textures the "
-                    "built-in looks lack, but keep the instant mix unless learning clearly beats it",
+                    info="instant: the preview, in seconds. fast, balanced (3x as long) and best (6x) refine it "
+                    "on your samples; afterwards both results are shown and kept, so you can pick either",
                 )
             with gr.Accordion("Advanced", open=False):
                 with gr.Row():
@@ -536,14 +549,17 @@ def learn_tab() -> SimpleNamespace:
                 learn = gr.Button("Learn", variant="primary", elem_id="learn-button")
                 stop = gr.Button("Stop", variant="stop")
         with gr.Column():
-            preview = gr.Image(label="Preview", interactive=False, height=300, format="png")
+            with gr.Row():
+                preview = gr.Image(label="Learned", interactive=False, height=300, format="png")
+                instant = gr.Image(
+                    label="Instant (before learning)", interactive=False, height=300, format="png", visible=False
+                )
             status = gr.Markdown(EMPTY_LEARN_STATUS, min_height=72, elem_id="learn-status")
             loss_plot = gr.LinePlot(  # no height: a fixed one clips the legend
                 x="step",
                 y="relative",
                 color="line",
-                label="While learning: distance to your look, relative to the instant mix (lower is closer; a "
-                "step replaces the mix only below the bar)",
+                label="While learning: distance to your look, relative to the instant mix (lower is closer)",
                 y_title="relative to the instant mix",
                 color_title="judged on",
                 y_lim=[0, None],
@@ -568,6 +584,7 @@ def learn_tab() -> SimpleNamespace:
         learn=learn,
         stop=stop,
         preview=preview,
+        instant=instant,
         status=status,
         loss_plot=loss_plot,
         table=table,
@@ -666,7 +683,15 @@ def wire(
         stylize.selfie,
         state,
     ]
-    learn_outputs = [learn.preview, learn.status, learn.loss_plot, learn.table, *style_lists, learn.chart]
+    learn_outputs = [
+        learn.preview,
+        learn.status,
+        learn.loss_plot,
+        learn.table,
+        *style_lists,
+        learn.chart,
+        learn.instant,
+    ]
     learn.learn.click(handlers.arm_stop, None, None, queue=False, **private).then(
         handlers.learn,
         learn_inputs,

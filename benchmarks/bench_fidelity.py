@@ -2,7 +2,7 @@
 
     OMP_NUM_THREADS=2 python benchmarks/bench_fidelity.py [--weights weights] [--out benchmarks/results/fidelity.md]
 
-Ten bank styles were made by applying a known function f (``scripts/looks.py``: four colour grades, six
+Ten bank styles were made by applying a known function f (``training/looks.py``: four colour grades, six
 non-photorealistic filters) to 12 content photos each. The Gram ratio (``scripts/contact_sheet.py``) asks whether an
 output's texture statistics moved toward the style; this asks the plainer question a user asks: does
 G(x | style) look like f(x)? For each style and photo it reports the mean CIELAB distance (ΔE, CIE76) of the output
@@ -26,7 +26,6 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
 
 LONG_SIDE = 384
 
@@ -59,9 +58,8 @@ def main() -> None:
     parser.add_argument("--sheet", type=Path, default=None, help="also save outputs above f(x) as an image")
     args = parser.parse_args()
 
-    from looks import LOOKS
-
     from pipeline import PersonalStylePipeline
+    from training.looks import LOOKS
 
     pipe = PersonalStylePipeline.from_pretrained(args.weights)
     pipe.set_progress_bar_config(disable=True)
@@ -98,7 +96,7 @@ def main() -> None:
         f"weights `{args.weights}`, torch threads {torch.get_num_threads()}.",
         "",
         f"Mean CIELAB ΔE (CIE76) of G(x | style) to f(x), the function that made the style's exemplars "
-        f"(`scripts/looks.py`), per photo at a {LONG_SIDE} px long side; \"input's mean\" is the unchanged photo's ΔE to "
+        f"(`training/looks.py`), per photo at a {LONG_SIDE} px long side; \"input's mean\" is the unchanged photo's ΔE to "
         "f(x). Lower is better; output / input above 1 means the unchanged photo is closer to the look than our "
         "output.",
         "",

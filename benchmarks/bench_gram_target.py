@@ -3,7 +3,7 @@
     python benchmarks/bench_gram_target.py --weights weights --data data --out benchmarks/results/gram_target.md
 
 Each procedural built-in style's Gram target is the mean Gram matrix of its 12 exemplars f(p_i), made by the
-style's function f (``scripts/looks.py``) from 12 content photos p_i (``scripts/fetch_data.py``, same file names).
+style's function f (``training/looks.py``) from 12 content photos p_i (``scripts/fetch_data.py``, same file names).
 Leave one out: the target of the other 11 exemplars (their mean Gram, ``pipeline.train.style_targets``, as the
 bank's targets are made) scores the held-out f(p_i) against its own photo p_i exactly as the pipeline's metrics score an output against
 its input (``PersonalStylePipeline.style_metrics``). The ratio f(p_i) / p_i is what a perfectly faithful rendering
@@ -22,13 +22,11 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
-from looks import LOOKS  # noqa: E402
-
 from pipeline import PersonalStylePipeline  # noqa: E402
 from pipeline.images import load_image, pil_to_tensor  # noqa: E402
 from pipeline.style import PersonalStyle  # noqa: E402
 from pipeline.train import TrainConfig, style_targets  # noqa: E402
+from training.looks import LOOKS  # noqa: E402
 
 
 def mean_loss(losses: dict[str, float]) -> float:

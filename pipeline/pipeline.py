@@ -15,14 +15,16 @@ from diffusers import DiffusionPipeline
 from diffusers.utils import BaseOutput
 from PIL import Image
 
+from .color import apply_lut, lut_toward_identity
 from .discriminator import Discriminator
 from .faces import Box, detect_faces, face_mask
 from .generator import Generator
 from .images import ImageInput, fit_long_side, load_image, load_mask, pil_to_tensor, tensor_to_pil
 from .loss_net import LossNet
-from .losses import gram_matrix, normalized_gram
+from .losses import relative_gram_distance
 from .onnx_backend import MODEL_NAME, ONNX_FOLDER, RECORD_NAME, OnnxGenerator, torch_forced
 from .style import PersonalStyle, StyleError, mix_styles
+from .style_encoder import StyleEncoder
 from .tiling import FULL_FRAME_PIXELS, stylize_tiled
 
 PHOTO = "photo"
@@ -45,14 +47,6 @@ class PersonalStyleOutput(BaseOutput):
     faces: list[list[Box]] | None = None
 
 
-def relative_gram_distance(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) features vs a (C, C) Gram target -> (B,) scale-invariant Gram distance (0 = same statistics).
-
-    Both Grams are divided by their mean diagonal (``losses.normalized_gram``) and compared by mean squared
-    difference (x100 for readable numbers), so exposure alone does not change it."""
-    return 100.0 * (normalized_gram(gram_matrix(features)) - normalized_gram(target)).pow(2).mean((1, 2))
-
-
 def blend_regions(original: torch.Tensor, stylized: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     """``original + alpha * (stylized - original)`` for (1, 3, H, W) images and an (H, W) ``alpha`` in [0, 1],
     exact where alpha is 0 (the original) or 1 (the stylised image)."""
@@ -73,17 +67,26 @@ def preserve_colors(stylized: torch.Tensor, original: torch.Tensor) -> torch.Ten
 
 
 class PersonalStylePipeline(DiffusionPipeline):
-    """Generator + loss net (+ discriminator for learning) and a bank of named styles (``self.styles``).
+    """Generator + loss net (+ discriminator and style encoder for learning) and a bank of named styles
+    (``self.styles``).
 
     ``onnx_generator``: the generator's ONNX export (``onnx/`` of the loaded folder, see ``pipeline/onnx_backend.py``)
     when it matches the loaded weights; used on CPU unless ``PSS_BACKEND=torch``."""
 
-    _optional_components = ["discriminator"]
+    _optional_components = ["discriminator", "style_encoder"]
     max_full_frame_pixels: int = FULL_FRAME_PIXELS  # larger images run in tiles (lower it to save memory)
 
-    def __init__(self, generator: Generator, loss_net: LossNet, discriminator: Discriminator | None = None):
+    def __init__(
+        self,
+        generator: Generator,
+        loss_net: LossNet,
+        discriminator: Discriminator | None = None,
+        style_encoder: StyleEncoder | None = None,
+    ):
         super().__init__()
-        self.register_modules(generator=generator, loss_net=loss_net, discriminator=discriminator)
+        self.register_modules(
+            generator=generator, loss_net=loss_net, discriminator=discriminator, style_encoder=style_encoder
+        )
         self.styles: dict[str, PersonalStyle] = {}
         self.onnx_generator: OnnxGenerator | None = None
 
@@ -242,18 +245,21 @@ class PersonalStylePipeline(DiffusionPipeline):
         pil_images = [load_image(image) for image in batch]
         regions = [None if m is None else load_mask(m, image.size) for m, image in zip(masks, pil_images, strict=True)]
         target = self.resolve_style(style)
-        # 2. the code at this strength: interpolate toward the photo code (not a pixel blend)
-        code, delta = target.code, target.norm_delta
+        # 2. the code at this strength: interpolate toward the photo code (not a pixel blend), the LUT toward identity
+        code, delta, lut = target.code, target.norm_delta, target.color_lut
         if strength < 1.0:
             photo = self.photo_style()
             code = photo.code + float(strength) * (code - photo.code)
             delta = None if delta is None else float(strength) * delta
+            lut = None if lut is None else lut_toward_identity(lut, strength)
         # 3. stylise each image at its own size, keep faces and unpainted regions, then measure
         outputs, all_metrics, all_faces = [], [], []
         work = list(zip(pil_images, regions, strict=True))
         for image, region in self.progress_bar(work) if len(work) > 1 else work:
             x = pil_to_tensor(image)
             y = self.stylize_tensor(x, code, delta).float().cpu()
+            if lut is not None:
+                y = apply_lut(y, lut)
             if preserve_color:
                 y = preserve_colors(y, x)
             alpha = np.ones((image.height, image.width), np.float32) if region is None else region

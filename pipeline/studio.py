@@ -368,25 +368,25 @@ def describe_mix(mix: Mapping[str, float]) -> str:
     return ", ".join(f"{weight:.0%} {look}" for look, weight in ranked if weight >= 0.005)
 
 
-def judge(withheld: int, both: bool = False) -> str:
-    """What a learning run's validation scores against: ``withheld`` samples, or (0) the ones it fits; ``both``:
-    the withheld ones and the ones it fits (the worse of the two counts)."""
-    held = {0: "your samples", 1: "the withheld sample"}.get(withheld, f"the {withheld} withheld samples")
-    return f"both {held} and the others" if both and withheld else held
+def judge(withheld: int) -> str:
+    """What a learning run's validation scores against: ``withheld`` samples, or (0) the ones it fits."""
+    return {0: "your samples", 1: "the withheld sample"}.get(withheld, f"the {withheld} withheld samples")
 
 
 def describe_kept(metadata: Mapping[str, Any], last_step: int) -> str:
-    """Which state a learning run kept, in words ("" when it is the last step): a learned step, or the instant
-    mix when no step beat it by the run's margin."""
+    """Which checkpoint a learning run returned, in words ("" when it is the last step); the instant mix only
+    when no step could be validated (the run diverged or stopped at once)."""
     kept = metadata.get("kept_step")
-    judged = judge(metadata.get("withheld") or 0, both=bool(metadata.get("judge_in_sample")))
-    if kept == 0:
-        margin = metadata.get("keep_margin", 1.0)
-        clearly = f"{1 - margin:.0%} better" if margin < 1 else "better"
-        return f"No step scored {clearly} on {judged} than the instant preview, so that is what you get."
+    if kept == 0 and last_step:
+        return "Learning did not produce a usable step, so you get the instant mix."
     if kept is not None and kept != last_step:
-        return f"Kept step {kept}, the best on {judged}."
+        return f"Kept step {kept}, the best on {judge(metadata.get('withheld') or 0)}."
     return ""
+
+
+def instant_name(name: str) -> str:
+    """The session name of a learned style's zero-shot start, kept beside it so the visitor can pick either."""
+    return f"{name}-instant"
 
 
 def sample_thumbnails(samples: Sequence[Image.Image], side: int = THUMB_SIDE) -> list[Image.Image]:
@@ -404,7 +404,6 @@ class LearnUpdate:
     preview: Image.Image | None
     elapsed: float
     style: PersonalStyle | None = None
-    margin: float | None = None  # the share of the start's validation a step must beat to replace it
     withheld: int = 0  # samples the run validates on (0: its own)
 
     @property
@@ -444,7 +443,7 @@ def learn_stream(
     if quality not in QUALITIES:
         raise StudioError(f"quality must be one of {', '.join(QUALITIES)}, got {quality!r}")
     check_learn_inputs(samples, content, pairs)
-    from .learn import keep_margin, preset, withheld_count
+    from .learn import preset, withheld_count
 
     stop = stop or threading.Event()
     updates: queue.Queue[LearnUpdate | None] = queue.Queue()
@@ -452,11 +451,10 @@ def learn_stream(
     start = time.monotonic()
     config = preset(quality, steps, size)  # as learn_style makes it, to draw the bar before the run ends
     withheld = withheld_count(len(samples), config.holdout)
-    margin = keep_margin(config, withheld > 0)
 
     def report(step: int, total: int, losses: dict[str, float], preview: Image.Image | None) -> bool:
         values = {term: float(value) for term, value in losses.items()}
-        updates.put(LearnUpdate(step, total, values, preview, time.monotonic() - start, None, margin, withheld))
+        updates.put(LearnUpdate(step, total, values, preview, time.monotonic() - start, None, withheld))
         return stop.is_set()
 
     def work() -> None:
@@ -498,29 +496,19 @@ HISTORY_COLUMNS = ["step", "line", "relative"]
 
 def loss_history(updates: Sequence[LearnUpdate]) -> pd.DataFrame:
     """Long format for a line plot of how learning goes against the instant mix: the validation objective (what
-    decides which state is kept) relative to the zero-shot start's, so the start is 1, and the bar a step must get
-    under to replace the start (``margin``), drawn over all steps. Empty for a run without steps (the instant
-    quality) or before the start is validated. The training terms are left out: they jump with the random crops,
-    and the first step often multiplies them by 10-50."""
-    judged = [key for key in ("validation", "in_sample") if key in (updates[0].losses if updates else {})]
+    decides which checkpoint is returned) relative to the zero-shot start's, so the start is 1. Empty for a run
+    without steps (the instant quality) or before the start is validated. The training terms are left out: they
+    jump with the random crops."""
     validated = [
-        (u.step, [u.losses[k] for k in judged])
-        for u in updates
-        if judged and all(math.isfinite(u.losses.get(k, math.nan)) for k in judged)
+        (u.step, u.losses["validation"]) for u in updates if math.isfinite(u.losses.get("validation", math.nan))
     ]
     if not updates or not updates[-1].total or not validated or validated[0][0] != 0:
         return pd.DataFrame(columns=HISTORY_COLUMNS)
-    last = updates[-1]
-    line = judge(last.withheld, both=len(judged) == 2)
-    start = [abs(v) or 1.0 for v in validated[0][1]]
-    rows = [
-        {"step": step, "line": line, "relative": max(v / s for v, s in zip(values, start, strict=True))}
-        for step, values in validated
-    ]
-    if last.margin is not None:
-        bar = f"bar to beat (×{last.margin:g})"
-        rows += [{"step": step, "line": bar, "relative": last.margin} for step in (0, last.total)]
-    return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    line = judge(updates[-1].withheld)
+    start = abs(validated[0][1]) or 1.0
+    return pd.DataFrame(
+        [{"step": step, "line": line, "relative": value / start} for step, value in validated], columns=HISTORY_COLUMNS
+    )
 
 
 # --- the Hub ---------------------------------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 Layout of a style folder::
 
-    style.safetensors   code (code_dim,), optional norm_delta (norm_params,), gram.<tap> (C, C) targets
+    style.safetensors   code (code_dim,), optional norm_delta (norm_params,), optional color_lut (3, n, n, n),
+                        gram.<tap> (C, C) targets
     style.json          {"format": "personal-style", "version": 1, "name": ..., "code_dim": ..., ...}
+    README.md           the model card (pipeline/model_card.py)
     preview_*.png       optional small previews
 """
 
@@ -22,6 +24,9 @@ import torch
 from PIL import Image
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+
+from .color import identity_lut
+from .model_card import CARD_NAME, style_model_card
 
 FORMAT = "personal-style"
 VERSION = 1
@@ -48,7 +53,8 @@ class PersonalStyle:
     """A learned or built-in look.
 
     ``code`` is (code_dim,) float32; ``norm_delta`` (norm_params,) or None is the adapter added to the
-    generator's per-layer scale/shift; ``gram`` maps loss-net taps to (C, C) Gram targets used for metrics.
+    generator's per-layer scale/shift; ``gram`` maps loss-net taps to (C, C) Gram targets used for metrics;
+    ``color_lut`` (3, n, n, n) or None is a colour transform applied to the generator's output (``pipeline/color.py``).
     """
 
     name: str
@@ -57,6 +63,8 @@ class PersonalStyle:
     gram: dict[str, torch.Tensor] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
     previews: list[Image.Image] = field(default_factory=list)
+    color_lut: torch.Tensor | None = None
+    zero_shot: PersonalStyle | None = field(default=None, repr=False, compare=False)  # learning's start; not saved
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -65,6 +73,14 @@ class PersonalStyle:
         if self.norm_delta is not None:
             self.norm_delta = _check_tensor("norm_delta", self.norm_delta, ndim=1)
         self.gram = {tap: _check_tensor(f"gram.{tap}", g, ndim=2) for tap, g in self.gram.items()}
+        if self.color_lut is not None:
+            self.color_lut = _check_tensor("color_lut", self.color_lut, ndim=4)
+            n = self.color_lut.shape[-1]
+            if self.color_lut.shape != (3, n, n, n) or not MIN_LUT <= n <= MAX_LUT:
+                raise StyleError(
+                    f"'color_lut' must have shape (3, n, n, n) with n in [{MIN_LUT}, {MAX_LUT}], "
+                    f"got {tuple(self.color_lut.shape)}"
+                )
 
     @property
     def code_dim(self) -> int:
@@ -72,10 +88,12 @@ class PersonalStyle:
 
     def __repr__(self) -> str:
         adapter = f", adapter={self.norm_delta.numel()}" if self.norm_delta is not None else ""
-        return f"PersonalStyle(name={self.name!r}, code_dim={self.code_dim}{adapter}, taps={sorted(self.gram)})"
+        lut = f", lut={self.color_lut.shape[-1]}" if self.color_lut is not None else ""
+        return f"PersonalStyle(name={self.name!r}, code_dim={self.code_dim}{adapter}{lut}, taps={sorted(self.gram)})"
 
     def save_pretrained(self, path: str | os.PathLike) -> Path:
-        """Write the folder atomically: everything goes to a temporary sibling that replaces ``path`` at the end."""
+        """Write the folder (weights, ``style.json``, previews and a ``README.md`` model card) atomically: everything
+        goes to a temporary sibling that replaces ``path`` at the end."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
@@ -83,6 +101,8 @@ class PersonalStyle:
             tensors = {"code": self.code.float().contiguous()}
             if self.norm_delta is not None:
                 tensors["norm_delta"] = self.norm_delta.float().contiguous()
+            if self.color_lut is not None:
+                tensors["color_lut"] = self.color_lut.float().contiguous()
             tensors.update({f"gram.{tap}": g.half().contiguous() for tap, g in self.gram.items()})
             save_file(tensors, str(tmp / WEIGHTS_NAME), metadata={"format": FORMAT})
             preview_names = []
@@ -95,11 +115,13 @@ class PersonalStyle:
                 "name": self.name,
                 "code_dim": self.code_dim,
                 "norm_params": None if self.norm_delta is None else self.norm_delta.numel(),
+                "lut_size": None if self.color_lut is None else self.color_lut.shape[-1],
                 "taps": sorted(self.gram),
                 "previews": preview_names,
                 **{k: v for k, v in self.metadata.items() if k not in _RESERVED},
             }
             (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2, default=_json_default))
+            (tmp / CARD_NAME).write_text(style_model_card(self))
             if path.exists():
                 old = path.with_name(f".{path.name}.old")
                 shutil.rmtree(old, ignore_errors=True)
@@ -171,18 +193,31 @@ class PersonalStyle:
             raise StyleError(
                 f"{weights_path}: 'norm_delta' has shape {tuple(norm_delta.shape)}, style.json says norm_params={config.get('norm_params')}"
             )
+        color_lut = tensors.get("color_lut")
+        lut_size = config.get("lut_size")
+        if color_lut is not None and (color_lut.dim() != 4 or color_lut.shape[-1] != lut_size):
+            raise StyleError(
+                f"{weights_path}: 'color_lut' has shape {tuple(color_lut.shape)}, style.json says lut_size={lut_size}"
+            )
         gram = {k.removeprefix("gram."): v.float() for k, v in tensors.items() if k.startswith("gram.")}
         previews = _load_previews(path, config.get("previews", []), config_path)
         metadata = {k: v for k, v in config.items() if k not in _RESERVED}
         try:
             return cls(
-                str(config.get("name") or path.name), tensors["code"].float(), norm_delta, gram, metadata, previews
+                str(config.get("name") or path.name),
+                tensors["code"].float(),
+                norm_delta,
+                gram,
+                metadata,
+                previews,
+                None if color_lut is None else color_lut.float(),
             )
         except StyleError as exc:
             raise StyleError(f"{weights_path}: {exc}") from None
 
 
-_RESERVED = {"format", "version", "name", "code_dim", "norm_params", "taps", "previews"}
+_RESERVED = {"format", "version", "name", "code_dim", "norm_params", "lut_size", "taps", "previews"}
+MIN_LUT, MAX_LUT = 2, 65
 
 
 def _load_previews(folder: Path, names: Any, config_path: Path) -> list[Image.Image]:
@@ -224,7 +259,8 @@ def _json_default(value: Any) -> Any:
 
 
 def mix_styles(styles: list[tuple[PersonalStyle, float]], name: str | None = None) -> PersonalStyle:
-    """Weighted mix of styles: codes, adapters (missing = zero) and Gram targets averaged with normalised weights."""
+    """Weighted mix of styles: codes, adapters (missing = zero), colour LUTs (missing = identity) and Gram targets
+    averaged with normalised weights."""
     if not styles:
         raise StyleError("a style mix needs at least one style")
     weights = [float(w) for _, w in styles]
@@ -241,7 +277,18 @@ def mix_styles(styles: list[tuple[PersonalStyle, float]], name: str | None = Non
     if deltas:
         zero = torch.zeros_like(deltas[0])
         norm_delta = sum(w * (s.norm_delta if s.norm_delta is not None else zero) for (s, _), w in zip(styles, weights))
+    luts = [s.color_lut for s, _ in styles if s.color_lut is not None]
+    color_lut = None
+    if luts:
+        sizes = {lut.shape[-1] for lut in luts}
+        if len(sizes) > 1:
+            raise StyleError(f"cannot mix styles with colour LUTs of different sizes {sorted(sizes)}")
+        identity = identity_lut(luts[0].shape[-1])
+        color_lut = sum(
+            w * (s.color_lut if s.color_lut is not None else identity) for (s, _), w in zip(styles, weights)
+        )
     taps = set.intersection(*(set(s.gram) for s, _ in styles))
     gram = {t: sum(w * s.gram[t] for (s, _), w in zip(styles, weights)) for t in sorted(taps)}
     label = name or " + ".join(f"{w:.2f}×{s.name}" for (s, _), w in zip(styles, weights))
-    return PersonalStyle(label, code, norm_delta, gram, {"mix": {s.name: w for (s, _), w in zip(styles, weights)}})
+    mix = {"mix": {s.name: w for (s, _), w in zip(styles, weights)}}
+    return PersonalStyle(label, code, norm_delta, gram, mix, color_lut=color_lut)

@@ -51,7 +51,7 @@ from .losses import (
     d_hinge_loss,
     g_hinge_loss,
     gram_matrix,
-    normalized_gram,
+    normalized_style_loss,
     relative_color_target,
     smear_loss,
     tv_loss,
@@ -187,14 +187,6 @@ def style_color_moments(images: list[torch.Tensor]) -> torch.Tensor:
     """Colour moments (6,) over all pixels of a style's (3, H, W) images."""
     pixels = torch.cat([img.flatten(1) for img in images], dim=1)
     return torch.cat([pixels.mean(1), pixels.std(1)])
-
-
-def normalized_style_loss(features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Per-sample scale-invariant Gram loss summed over taps (x100): targets (B, C, C) -> (B,)."""
-    return sum(
-        100.0 * (normalized_gram(gram_matrix(features[t])) - normalized_gram(target)).pow(2).mean((1, 2))
-        for t, target in targets.items()
-    )
 
 
 def style_weights(ratios: torch.Tensor, focus: float) -> list[float]:

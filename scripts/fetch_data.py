@@ -23,10 +23,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import looks  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from training import looks  # noqa: E402
 
-DEBIAN_PACKAGES = ("gnome-backgrounds", "mate-backgrounds", "plasma-workspace-wallpapers")
+DEBIAN_PACKAGES = (
+    "gnome-backgrounds",
+    "mate-backgrounds",
+    "plasma-workspace-wallpapers",
+    "lomiri-wallpapers-16.04",
+    "lomiri-wallpapers-20.04",
+)
 SKIMAGE_PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png")
 WALLPAPER_PHOTOS = (
     "backgrounds/mate/nature/Aqua.jpg",
@@ -53,6 +59,20 @@ WALLPAPER_PHOTOS = (
     "wallpapers/SafeLanding",
     "wallpapers/Shell",
     "wallpapers/summer_1am",
+    # lomiri-wallpapers: photographs, CC BY 4.0 / CC BY-SA 3.0-4.0 / CC0 (per file in its debian/copyright)
+    "backgrounds/Bridge_by_Sander_Klootwijk.jpg",
+    "backgrounds/Dragonfly_by_Bolly.jpg",
+    "backgrounds/Kleiber_by_Lukas_Baubkus.jpg",
+    "backgrounds/Picture_0B_by_freespace.jpg",
+    "backgrounds/Picture_1A_by_freespace.jpg",
+    "backgrounds/Wine_by_Jakkub_Mede.jpg",
+    "backgrounds/aitzgorri_by_Aitzol_Berasategi.jpg",
+    "backgrounds/free_by_Peter_Nerlich.jpg",
+    "backgrounds/friends_by_Aitzol_Berasategi.jpg",
+    "backgrounds/life_by_Aitzol_Berasategi.jpg",
+    "backgrounds/picosdeeuropa_by_Aitzol_Berasategi.jpg",
+    "backgrounds/seeding_by_Clements_Engelhardt.jpg",
+    "backgrounds/sunset_by_Aitzol_Berasategi.jpg",
 )
 # Abstract and texture wallpapers, one named style each (paths under /usr/share of the unpacked packages).
 WALLPAPER_STYLES = {

@@ -6,7 +6,7 @@ generator frozen: the other styles, and the code space few-shot learning moves i
 Copies ``--weights`` to ``--out`` and replaces ``styles/<style>`` there. The loop is ``pipeline.learn``'s, started
 from the bank style itself (not a zero-shot mix), with the style's exemplars (``data/styles/<style>``) as the Gram
 targets (their weight times ``--style-scale``), the pretraining content photos that are wallpapers as the photos it
-restyles, and, as before/after pairs, those photos and f of them (``scripts/looks.py``), the paired loss (L1 +
+restyles, and, as before/after pairs, those photos and f of them (``training/looks.py``), the paired loss (L1 +
 relative perceptual) weighted by ``--pair-weight`` (0 for a style with no f, such as truchet). The photos the
 benchmarks score (``EVALUATION_PHOTOS``: the contact sheet's portraits, the fidelity set) are left out, so the
 refit is judged on photos it never fitted. The style keeps its exemplars' Gram targets, so its
@@ -31,21 +31,11 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
-import looks  # noqa: E402
-
 from pipeline import PersonalStylePipeline  # noqa: E402
 from pipeline.images import load_image  # noqa: E402
-from pipeline.learn import (  # noqa: E402
-    MAX_SAMPLES,
-    _set_lr,
-    backward_step,
-    init_state,
-    load_inputs,
-    prepare,
-    preset,
-    validation_objective,
-)
+from pipeline.learn import MAX_SAMPLES, load_inputs, prepare, preset, validation_objective  # noqa: E402
+from pipeline.learn_loop import _set_lr, backward_step, init_state  # noqa: E402
+from training import looks  # noqa: E402
 
 # scikit-image's and matplotlib's photos in data/content: the contact sheet's portraits and bench_fidelity's photos
 EVALUATION_PHOTOS = frozenset({"astronaut", "grace_hopper", "coffee", "chelsea", "rocket", "motorcycle_left"})
@@ -88,7 +78,7 @@ def refit(
         result = backward_step(setup, state, config, step)
         if result is None:
             raise RuntimeError(f"step {step + 1}: a loss or gradient is not finite")
-        state.step()
+        state.optimizer.step()
         if (step + 1) % 10 == 0 or step + 1 == steps:
             record = {"step": step + 1, **result[0], "objective": validation_objective(setup, state, config)}
             history.append({k: round(v, 5) for k, v in record.items()})
@@ -115,7 +105,7 @@ def main() -> None:
     if args.pair_weight < 0 or args.style_scale <= 0 or args.color_map_scale < 0:
         parser.error("--pair-weight and --color-map-scale must be 0 or more, --style-scale more than 0")
     if args.pair_weight > 0 and not callable(getattr(looks, args.style, None)):
-        parser.error(f"scripts/looks.py has no function {args.style!r}; use --pair-weight 0 for a Gram-only refit")
+        parser.error(f"training/looks.py has no function {args.style!r}; use --pair-weight 0 for a Gram-only refit")
     exemplar_dir = args.data / "styles" / args.style
     exemplars = [load_image(p) for p in sorted(exemplar_dir.glob("*.jpg"))]
     photos = [load_image(p) for p in sorted((args.data / "content").glob("*.jpg")) if p.stem not in EVALUATION_PHOTOS]

@@ -160,7 +160,7 @@ def test_model_card_has_metadata_previews_metrics_and_usage(hub, learned):
     ):
         assert row in body
     assert f'PersonalStylePipeline.from_pretrained("{BASE_REPO}")' in body
-    assert f'pipe(selfie, style="{REPO}")' in body
+    assert f'PersonalStyle.from_pretrained("{REPO}")' in body and "pipe(selfie, style=style)" in body
 
     learned.push_to_hub(REPO, token=OWNER, base_model="alice/base")
     assert card_of(hub, REPO)[0]["base_model"] == "alice/base"

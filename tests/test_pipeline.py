@@ -98,3 +98,20 @@ def test_metrics_of_a_thin_image_are_finite(tiny_pipe):
     metrics = tiny_pipe.style_metrics(thin, thin, tiny_pipe.styles["warm"])
     values = [*metrics["style_loss"].values(), *metrics["input_style_loss"].values(), metrics["content_loss"]]
     assert all(math.isfinite(v) for v in values) and metrics["content_loss"] == 0.0
+
+
+def test_a_style_lut_grades_the_output_and_follows_strength(tiny_pipe, portrait):
+    from pipeline import PersonalStyle
+    from pipeline.color import identity_lut
+
+    image = portrait.resize((48, 40))
+    photo = tiny_pipe.styles["photo"]
+    lut = identity_lut(9)
+    lut[2] = lut[2] * 0.2  # blue down to a fifth: a strong warm grade
+    graded = PersonalStyle("graded", photo.code, gram=photo.gram, color_lut=lut)
+    plain = np.asarray(tiny_pipe(image, style="photo").images[0], np.float32)
+    full = np.asarray(tiny_pipe(image, style=graded).images[0], np.float32)
+    half = np.asarray(tiny_pipe(image, style=graded, strength=0.5).images[0], np.float32)
+    assert np.abs(full[..., :2] - plain[..., :2]).max() <= 1.0  # red and green untouched
+    assert np.allclose(full[..., 2], plain[..., 2] * 0.2, atol=1.5)
+    assert np.allclose(half[..., 2], plain[..., 2] * 0.6, atol=1.5)

@@ -111,35 +111,33 @@ def test_sample_thumbnails_shrink_to_the_long_side_and_never_grow():
     assert [t.size for t in thumbs] == [(120, 40), (40, 90)] and {t.mode for t in thumbs} == {"RGB"}
 
 
-def test_loss_history_is_the_validation_against_the_start_and_the_bar_to_beat():
-    def update(step, total, losses):
-        return studio.LearnUpdate(step, total, losses, None, 1.0, margin=0.7, withheld=1)
+def test_loss_history_is_the_validation_relative_to_the_start():
+    def update(step, total, losses, withheld=1):
+        return studio.LearnUpdate(step, total, losses, None, 1.0, withheld=withheld)
 
     assert studio.loss_history([update(0, 0, {"validation": 2.0})]).empty  # the instant quality: no steps
     assert studio.loss_history([update(1, 60, {"style": 3.0})]).empty  # no validated start
     start = update(0, 60, {"validation": 2.0})
     steps = [update(s, 60, {"style": 40.0, "objective": 30.0}) for s in range(1, 10)]
     history = studio.loss_history([start, *steps, update(10, 60, {"style": 5.0, "validation": 1.2})])
-    judge = history[history["line"] == "the withheld sample"]
-    bar = history[history["line"] == "bar to beat (×0.7)"]
-    assert list(judge["step"]) == [0, 10] and list(judge["relative"]) == [1.0, pytest.approx(0.6)]
-    assert list(bar["step"]) == [0, 60] and list(bar["relative"]) == [0.7, 0.7]
-    assert set(history["line"]) == {"the withheld sample", "bar to beat (×0.7)"}
-    own = studio.loss_history([studio.LearnUpdate(0, 5, {"validation": 2.0}, None, 1.0, margin=0.5)])
-    assert set(own["line"]) == {"your samples", "bar to beat (×0.5)"}
+    assert set(history["line"]) == {"the withheld sample"}
+    assert list(history["step"]) == [0, 10] and list(history["relative"]) == [1.0, pytest.approx(0.6)]
+    own = studio.loss_history([update(0, 5, {"validation": 2.0}, withheld=0)])
+    assert set(own["line"]) == {"your samples"}
 
 
-def test_loss_history_judged_on_both_draws_the_worse_share():
-    def update(step, losses):
-        return studio.LearnUpdate(step, 20, losses, None, 1.0, margin=0.7, withheld=1)
-
-    steps = [update(0, {"validation": 2.0, "in_sample": 4.0}), update(10, {"validation": 1.0, "in_sample": 3.6})]
-    history = studio.loss_history([*steps, update(20, {"validation": 1.8, "in_sample": 1.2})])
-    judged = history[history["line"] == "both the withheld sample and the others"]
-    assert list(judged["step"]) == [0, 10, 20]
-    assert list(judged["relative"]) == [1.0, pytest.approx(0.9), pytest.approx(0.9)]  # max(0.5, 0.9), max(0.9, 0.3)
-    meta = {"kept_step": 0, "withheld": 1, "keep_margin": 0.7, "judge_in_sample": True}
-    assert "30% better on both the withheld sample and the others" in studio.describe_kept(meta, 20)
+@pytest.mark.parametrize(
+    ("meta", "last", "said"),
+    [
+        ({"kept_step": 0, "withheld": 1}, 20, "did not produce a usable step, so you get the instant mix"),
+        ({"kept_step": 10, "withheld": 1}, 20, "Kept step 10, the best on the withheld sample."),
+        ({"kept_step": 10, "withheld": 2}, 20, "Kept step 10, the best on the 2 withheld samples."),
+        ({"kept_step": 20, "withheld": 0}, 20, ""),
+    ],
+)
+def test_describe_kept_names_the_returned_checkpoint(meta, last, said):
+    text = studio.describe_kept(meta, last)
+    assert said in text if said else text == ""
 
 
 def test_learn_stream_reports_each_step_then_the_style(tiny_pipe, portrait, hopper):
@@ -154,11 +152,11 @@ def test_learn_stream_reports_each_step_then_the_style(tiny_pipe, portrait, hopp
     assert updates[0].preview is not None and updates[0].eta is None  # step 0: the zero-shot preview, at once
     assert updates[1].eta is not None and updates[1].losses and updates[2].preview is not None
     assert tiny_pipe.styles == bank  # a learned style belongs to its session, never to the shared bank
-    assert {(u.margin, u.withheld) for u in updates[:-1]} == {(0.5, 0)}  # one sample: judged on its own targets
+    assert {u.withheld for u in updates[:-1]} == {0}  # one sample: judged on its own targets
     history = studio.loss_history(updates[:-1])
     assert list(history.columns) == ["step", "line", "relative"]
     assert list(history[history["line"] == "your samples"]["step"]) == [0, 2]  # validated at the end
-    assert list(history[history["step"] == 0]["relative"]) == [1.0, 0.5]
+    assert list(history[history["step"] == 0]["relative"]) == [1.0]
     table, chart = studio.learned_metrics(updates[-1].style)
     assert list(table.columns) == ["measure", "input", "zero-shot", "learned"] and len(chart) == 9
 

@@ -26,7 +26,11 @@ def make_style(name: str = "mine", dim: int = 8, adapter: int | None = 6) -> Per
 def test_round_trip(tmp_path):
     style = make_style()
     style.save_pretrained(tmp_path / "s")
-    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["preview_0.png", "style.json", "style.safetensors"]
+    files = ["README.md", "preview_0.png", "style.json", "style.safetensors"]
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == files
+    card = (tmp_path / "s" / "README.md").read_text()  # a model card in every saved folder, not only on a push
+    assert card.startswith("---\n") and "library_name: personal-style-studio" in card and "# mine" in card
+    assert 'PersonalStyle.from_pretrained("path/to/this/folder"' in card
     back = PersonalStyle.from_pretrained(tmp_path / "s")
     assert back.name == "mine" and torch.equal(back.code, style.code) and torch.equal(back.norm_delta, style.norm_delta)
     assert torch.allclose(back.gram["relu1_2"], style.gram["relu1_2"], atol=1e-3)  # stored fp16
@@ -103,3 +107,50 @@ def test_mix_normalises_weights_and_fills_missing_adapters():
         mix_styles([(a, 1.0), (make_style("c", dim=4), 1.0)])
     with pytest.raises(StyleError, match="not all zero"):
         mix_styles([(a, 0.0)])
+
+
+def test_a_colour_lut_round_trips_and_mixes_with_identity_for_styles_without_one(tmp_path):
+    from pipeline.color import identity_lut
+
+    graded = make_style("graded")
+    graded.color_lut = identity_lut(5) ** 2
+    graded.save_pretrained(tmp_path / "g")
+    back = PersonalStyle.from_pretrained(tmp_path / "g")
+    assert (
+        torch.equal(back.color_lut, graded.color_lut)
+        and json.loads((tmp_path / "g/style.json").read_text())["lut_size"] == 5
+    )
+    plain = make_style("plain")
+    mixed = mix_styles([(back, 1.0), (plain, 3.0)])
+    assert torch.allclose(mixed.color_lut, 0.25 * graded.color_lut + 0.75 * identity_lut(5))
+    assert mix_styles([(plain, 1.0)]).color_lut is None
+    other = make_style("other")
+    other.color_lut = identity_lut(9)
+    with pytest.raises(StyleError, match="colour LUTs of different sizes"):
+        mix_styles([(back, 1.0), (other, 1.0)])
+
+
+@pytest.mark.parametrize(
+    "lut, message",
+    [
+        (torch.rand(3, 4, 4), "'color_lut' must have 4 dimension"),
+        (torch.rand(3, 4, 4, 5), r"shape \(3, n, n, n\)"),
+        (torch.rand(3, 1, 1, 1), r"n in \[2, 65\]"),
+        (torch.full((3, 3, 3, 3), float("nan")), "NaN or infinite"),
+    ],
+)
+def test_bad_colour_luts_are_refused(lut, message):
+    with pytest.raises(StyleError, match=message):
+        PersonalStyle("x", torch.zeros(8), color_lut=lut)
+
+
+def test_a_lut_whose_size_disagrees_with_style_json_is_refused(tmp_path):
+    from pipeline.color import identity_lut
+
+    style = make_style()
+    style.color_lut = identity_lut(5)
+    style.save_pretrained(tmp_path / "s")
+    config = json.loads((tmp_path / "s/style.json").read_text())
+    (tmp_path / "s/style.json").write_text(json.dumps({**config, "lut_size": 9}))
+    with pytest.raises(StyleError, match="lut_size=9"):
+        PersonalStyle.from_pretrained(tmp_path / "s")
