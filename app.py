@@ -236,9 +236,10 @@ class Handlers:
         portrait = self.preview_portrait(content, selfie)
         preview, mix = studio.zero_shot_preview(self.pipe, sample_images, portrait)
         count = f"{len(sample_images)} sample{'s' * (len(sample_images) != 1)}"
+        graded = ", with a colour grade read from them" if self.pipe.style_encoder is not None else ""
         status = (
-            f"Preview from your {count}: the closest mix of built-in looks ({studio.describe_mix(mix)}). "
-            "**Learn** refines it into a look of its own; *instant* keeps this mix."
+            f"Preview from your {count}: the closest mix of built-in looks ({studio.describe_mix(mix)}){graded}. "
+            "**Learn** refines it on your samples; *instant* keeps this preview."
         )
         thumbs = [self.output(session, thumb, "sample") for thumb in studio.sample_thumbnails(sample_images)]
         return self.output(session, preview, "preview"), status, gr.update(value=thumbs, visible=True)
@@ -341,6 +342,39 @@ class Handlers:
         )
 
     @readable_errors
+    def download_style(
+        self, style_name: str, session_styles: dict[str, PersonalStyle], request: gr.Request = None
+    ) -> str:
+        """The picked session style as a .zip in the session's own folder (what the browser downloads)."""
+        if style_name not in session_styles:
+            raise studio.StudioError("learn a style (or load one) in this session first, then pick it here")
+        session = self.keep(request)
+        return studio.style_zip(session_styles[style_name], self.files.folder(session))
+
+    @readable_errors
+    def upload_style(
+        self, upload: Any, session_styles: dict[str, PersonalStyle], request: gr.Request = None
+    ) -> tuple[Any, ...]:
+        """A style .zip the visitor kept: checked, extracted into the session's folder, added and selected."""
+        paths = uploads(upload)
+        if len(paths) != 1:
+            raise studio.StudioError("upload one style .zip (made by Download style)")
+        session = self.keep(request, upload)
+        style = studio.load_style_zip(self.pipe, paths[0][0], self.files.folder(session))
+        return (*self.with_style(style, session_styles), f"Loaded **{style.name}** from `{paths[0][1]}`.")
+
+    def with_style(self, style: PersonalStyle, session_styles: dict[str, PersonalStyle]) -> tuple[Any, ...]:
+        """The session's styles with ``style`` added, and the three style pickers showing it selected."""
+        styles = {**session_styles, style.name: style}
+        choices = style_choices(self.pipe, styles)
+        return (
+            styles,
+            gr.update(choices=choices, value=style.name),
+            gr.update(choices=[NO_MIX, *choices]),
+            gr.update(choices=list(styles), value=style.name),
+        )
+
+    @readable_errors
     def load_from_hub(self, repo_id: str, session_styles: dict[str, PersonalStyle]) -> tuple[Any, ...]:
         style = studio.load_hub_style(self.pipe, repo_id)
         styles = {**session_styles, style.name: style}
@@ -374,8 +408,9 @@ def learn_status(update: studio.LearnUpdate, stopping: bool = False) -> str:
     """How learning goes (shown with the progress bar: time left, latest losses) or how it ended."""
     if update.style is not None and not update.total:
         parts = studio.describe_mix(update.style.metadata.get("zero_shot_mix") or {})
+        graded = " with a colour grade" if update.style.color_lut is not None else ""
         return (
-            f"**{update.style.name}**: instant mix of built-in looks ({parts}) in {update.elapsed:.0f} s. "
+            f"**{update.style.name}**: instant mix of built-in looks ({parts}){graded} in {update.elapsed:.0f} s. "
             "Selected in the Stylize tab."
         )
     if update.style is not None:
@@ -615,7 +650,17 @@ def share_tab() -> SimpleNamespace:
         load_repo = gr.Textbox(label="Repo id", placeholder="user/style-name", scale=3)
         load = gr.Button("Load", scale=1)
     load_message = gr.Markdown()
+    gr.Markdown("### Keep a style as a file")
+    with gr.Row():
+        download = gr.Button("Download style (.zip)", scale=1)
+        style_file = gr.File(label="Your style file", interactive=False, scale=2)
+    upload = gr.File(label="Upload a style (.zip)", file_types=[".zip"], elem_id="style-upload")
+    upload_message = gr.Markdown()
     return SimpleNamespace(
+        download=download,
+        style_file=style_file,
+        upload=upload,
+        upload_message=upload_message,
         style=style,
         repo_id=repo_id,
         private=private,
@@ -708,6 +753,14 @@ def wire(
     load_outputs = [*style_lists, stylize.hub_message]
     stylize.hub_load.click(handlers.load_from_hub, [stylize.hub_repo, state], load_outputs, api_name="load_style")
     share.load.click(handlers.load_from_hub, [share.load_repo, state], [*style_lists, share.load_message], **private)
+    share.download.click(handlers.download_style, [share.style, state], share.style_file, api_name="download_style")
+    share.upload.upload(
+        handlers.upload_style,
+        [share.upload, state],
+        [*style_lists, share.upload_message],
+        api_name="upload_style",
+        preprocess=False,
+    )
     push_inputs = [share.style, share.repo_id, share.private, share.token, state]
     share.push.click(handlers.push, push_inputs, share.push_message, api_name="push").then(
         lambda: "",

@@ -16,12 +16,21 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 
 
-def parse_style(spec: str) -> str | dict[str, float]:
-    """``"name"`` -> name; ``"a:0.7,b:0.3"`` -> a weighted mix (a Hub repo id ``user/repo`` has no colon)."""
+HUB_PREFIX = "hub:"
+
+
+def parse_style(spec: str) -> Any:
+    """``"name"`` or a folder -> itself; ``"hub:user/repo"`` -> that Hub style, downloaded (the only way the CLI
+    reaches the Hub for a style); ``"a:0.7,b:0.3"`` -> a weighted mix."""
+    if spec.startswith(HUB_PREFIX):
+        from . import PersonalStyle
+
+        return PersonalStyle.from_pretrained(spec.removeprefix(HUB_PREFIX))
     if ":" not in spec:
         return spec
     mix: dict[str, float] = {}
@@ -154,7 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("stylize", help="restyle images")
     p.add_argument("images", nargs="+", type=Path)
-    p.add_argument("--style", required=True, help="bank name, style folder, Hub repo id, or a mix 'a:0.7,b:0.3'")
+    p.add_argument(
+        "--style", required=True, help="bank name, style folder, hub:user/name (a Hub style), or a mix 'a:0.7,b:0.3'"
+    )
     p.add_argument("-o", "--out", type=Path, required=True, help="output folder")
     p.add_argument("--strength", type=float, default=1.0)
     p.add_argument("--preserve-color", action="store_true")
@@ -170,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--quality",
         choices=("instant", "fast", "balanced", "best"),
         default="fast",
-        help="instant: the nearest mix of built-in looks, no learning steps",
+        help="instant: the style encoder's look (a mix of built-in looks and a colour grade), no learning steps",
     )
     p.add_argument("--content", nargs="*", type=Path, help="your own photos to keep content on (optional)")
     p.add_argument("--steps", type=int)

@@ -95,8 +95,9 @@ class LoopState:
 def init_state(
     pipe: PersonalStylePipeline, setup: LearnSetup, start: PersonalStyle, config: LearnConfig, seed: int
 ) -> LoopState:
-    """Parameters initialised from the zero-shot ``start`` (adapter from zero), their Adam optimisers, and a copy
-    of the discriminator when the preset is adversarial."""
+    """Parameters initialised from the zero-shot ``start`` (adapter from zero; a colour LUT from the identity when
+    the start has none and ``lut_lr`` > 0, else the start's LUT, fixed), their Adam optimisers, and a copy of the
+    discriminator when the preset is adversarial."""
     device = setup.device
     code = torch.nn.Parameter(start.code.clone().to(device))
     groups = [{"params": [code], "lr": config.code_lr, "base_lr": config.code_lr}]
@@ -106,8 +107,8 @@ def init_state(
         norm_delta = torch.nn.Parameter(initial.clone().to(device))
         groups.append({"params": [norm_delta], "lr": config.adapter_lr, "base_lr": config.adapter_lr})
     lut = None if start.color_lut is None else start.color_lut.to(device)
-    if config.lut_lr > 0:
-        lut = torch.nn.Parameter(identity_lut(device=device) if lut is None else lut.clone())
+    if config.lut_lr > 0 and lut is None:
+        lut = torch.nn.Parameter(identity_lut(device=device))
         groups.append({"params": [lut], "lr": config.lut_lr, "base_lr": config.lut_lr})
     state = LoopState(code, norm_delta, torch.optim.Adam(groups), color_lut=lut)
     if config.adv_weight > 0:

@@ -48,6 +48,7 @@ class StyleTargets:
     color: torch.Tensor
     reference: torch.Tensor | None = None
     color_lut: torch.Tensor | None = None
+    gram_floor: float = 0.0  # the style term counts only the Gram distance above this (the samples' own spread)
 
     def color_target(self, inputs: torch.Tensor | None) -> torch.Tensor:
         """Colour-moment targets for G(inputs), inputs (B, 3, H, W) -> (B or 1, 6): the moments of the inputs
@@ -72,7 +73,7 @@ def style_terms(
     the ``inputs`` (B, 3, S, S) when given), TV and, with ``inputs``, the colour-map residual."""
     energy = input_content.pow(2).mean((1, 2, 3)).clamp_min(1e-12)
     terms = {
-        "style": normalized_style_loss(feats, targets.gram).mean(),
+        "style": (normalized_style_loss(feats, targets.gram) - targets.gram_floor).clamp_min(0).mean(),
         "content": (content_loss(feats[CONTENT_TAP], input_content) / energy).mean(),
         "color": color_loss(output, targets.color_target(inputs)).mean(),
         "tv": tv_loss(output),

@@ -21,11 +21,16 @@ class LearnConfig:
     adapters: bool = False  # also learn norm_delta, one scale/shift per normalised channel
     adapter_lr: float = 0.01
     adapter_decay: float = 1.0  # L2 pull of norm_delta toward zero (keeps styles mixable)
-    lut_lr: float = 0.0  # > 0: the loop also refines the start's colour LUT (identity when the start has none)
+    # > 0: without a style encoder's LUT to start from, the loop learns a colour LUT from the identity; an encoder's
+    # LUT stays as predicted (refining it with the colour moments lowered SSIM on held-out looks)
+    lut_lr: float = 0.0
     lut_smooth_weight: float = 0.1  # on lut_smoothness, when the LUT is refined
     # with a style encoder's start: colour targets are the moments of the input through its LUT (the encoder judges
     # colour as a transform) instead of the samples' moments, which mix the look with the samples' content
     color_from_start_lut: bool = True
+    # the style term counts only the Gram distance above the samples' own spread (losses.gram_spread): samples of
+    # other content than the photos differ from their mean target by that much even when the look is matched
+    gram_floor: bool = True
     # loss weights as in pretraining, so the learned code lives where the generator was trained to balance them
     style_weight: float = 0.1  # scale-invariant Gram loss (x100), summed over STYLE_TAPS
     content_weight: float = 6.0  # relative relu2_2 content loss

@@ -17,7 +17,7 @@ from .learn_inputs import MIN_SIDE, LearnInputs, center_crop, fit_image
 from .learn_objective import StyleTargets, mean_grams, per_sample_grams, withheld_count
 from .learn_presets import LearnConfig
 from .loss_net import LossNet
-from .losses import color_moments
+from .losses import color_moments, gram_spread
 
 if TYPE_CHECKING:
     from .pipeline import PersonalStylePipeline
@@ -107,9 +107,12 @@ def prepare(pipe: PersonalStylePipeline, inputs: LearnInputs, config: LearnConfi
     content = [fit_image(c, config.image_side, config.size) for c in inputs.content]
     reference = color_moments(torch.cat([c.flatten(1) for c in content], 1)[None, :, :, None])[0].to(device)
 
+    floor = gram_spread(grams) if config.gram_floor else 0.0
+
     def targets_of(indices: range) -> StyleTargets:
         pixels = torch.cat([samples[i].flatten(1) for i in indices], 1)[None, :, :, None]
-        return StyleTargets(mean_grams([grams[i] for i in indices]), color_moments(pixels)[0].to(device), reference)
+        gram = mean_grams([grams[i] for i in indices])
+        return StyleTargets(gram, color_moments(pixels)[0].to(device), reference, gram_floor=floor)
 
     kept = len(samples) - withheld_count(len(samples), config.holdout)
     targets = targets_of(range(len(samples)))

@@ -198,3 +198,18 @@ def relative_gram_distance(features: torch.Tensor, target: torch.Tensor) -> torc
 def normalized_style_loss(features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
     """:func:`relative_gram_distance` summed over the taps of ``targets`` ({tap: (C, C) or (B, C, C)}) -> (B,)."""
     return sum(relative_gram_distance(features[t], target) for t, target in targets.items())
+
+
+def gram_spread(grams: list[dict[str, torch.Tensor]]) -> float:
+    """How far apart the samples' own Gram targets are: the mean over samples of the scale-invariant distance
+    (as :func:`normalized_style_loss`, summed over taps) of each one's ``{tap: (C, C)}`` Grams to the mean of the
+    others'. 0 for fewer than two samples. Content that differs between the samples puts a floor under how close
+    any single picture in the look can come to their mean target."""
+    if len(grams) < 2:
+        return 0.0
+    total = 0.0
+    for i, own in enumerate(grams):
+        for tap, gram in own.items():
+            others = torch.stack([g[tap] for j, g in enumerate(grams) if j != i]).mean(0)
+            total += float(100.0 * (normalized_gram(gram) - normalized_gram(others)).pow(2).mean())
+    return total / len(grams)

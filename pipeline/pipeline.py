@@ -127,7 +127,8 @@ class PersonalStylePipeline(DiffusionPipeline):
 
     # --- inputs --------------------------------------------------------------------------------------------
     def resolve_style(self, style: StyleSpec) -> PersonalStyle:
-        """A bank name, a style folder or Hub repo id, a ``PersonalStyle`` or a ``{name_or_style: weight}`` mix."""
+        """A bank name, a local style folder, a ``PersonalStyle`` or a ``{name_or_style: weight}`` mix. Nothing is
+        downloaded here: a Hub style is loaded explicitly with ``PersonalStyle.from_pretrained(repo_id)``."""
         if isinstance(style, PersonalStyle):
             resolved = style
         elif isinstance(style, dict):
@@ -135,10 +136,18 @@ class PersonalStylePipeline(DiffusionPipeline):
         elif isinstance(style, str):
             if style in self.styles:
                 resolved = self.styles[style]
-            elif Path(style).is_dir() or style.count("/") == 1:
+            elif Path(style).is_dir():
                 resolved = PersonalStyle.from_pretrained(style)
             else:
-                raise StyleError(f"unknown style {style!r}; built-in styles: {', '.join(sorted(self.styles))}")
+                hint = (
+                    f"; a Hub style is loaded explicitly: PersonalStyle.from_pretrained({style!r})"
+                    if style.count("/") == 1
+                    else ""
+                )
+                raise StyleError(
+                    f"unknown style {style!r}; built-in styles: {', '.join(sorted(self.styles))}, or a style folder"
+                    + hint
+                )
         else:
             raise StyleError(
                 f"style must be a name, a PersonalStyle or a {{style: weight}} dict, got {type(style).__name__}"

@@ -532,6 +532,25 @@ def load_hub_style(pipe: PersonalStylePipeline, repo_id: str, token: str | None 
     return style
 
 
+def style_zip(style: PersonalStyle, folder: Path) -> str:
+    """``style`` as ``<folder>/<name>.zip`` (written atomically) -> its path."""
+    from .style_archive import write_style_archive
+
+    safe = re.sub(r"[^\w.-]+", "-", style.name).strip(".-") or "style"
+    return str(write_style_archive(style, folder / f"{safe}.zip"))
+
+
+def load_style_zip(pipe: PersonalStylePipeline, path: str, folder: Path) -> PersonalStyle:
+    """A style from an uploaded .zip, every member checked (``pipeline/style_archive.py``), extracted under
+    ``folder`` and checked against ``pipe``."""
+    from .style_archive import read_style_archive
+
+    style = read_style_archive(path, folder / "uploaded-styles")
+    pipe.check_style(style)
+    check_style_name(style.name, pipe)
+    return style
+
+
 def push_style(style: PersonalStyle, repo_id: str, token: str, private: bool = False) -> str:
     """Upload ``style`` to ``repo_id`` with ``token`` (required: never the server's own) -> the repo URL.
     The token is not stored, logged or returned, and is masked in error messages."""

@@ -195,3 +195,40 @@ def test_stop_ends_learning_early_and_keeps_the_best_so_far(server):
     assert int(status.split(" after ")[1].split("/")[0]) < 500
     _, metrics, _ = stylize(me, ASTRONAUT, "quick")
     assert len(metrics["data"]) == 4
+
+
+def test_download_a_learned_style_then_upload_it_in_a_new_session(server, tmp_path):
+    me = client(server)
+    learn(me, name="kept", quality="instant", steps=0)
+    archive = me.predict("kept", api_name="/download_style")
+    path = archive if isinstance(archive, str) else archive["path"]
+    assert Path(path).name == "kept.zip" and Path(path).stat().st_size > 0
+    later = client(server)  # the tab was closed: a fresh session that never learned it
+    with pytest.raises(AppError, match="unknown style 'kept'"):
+        stylize(later, ASTRONAUT, "kept")
+    *_, message = later.predict(handle_file(path), api_name="/upload_style")
+    assert "Loaded **kept**" in message
+    image, metrics, _ = stylize(later, ASTRONAUT, "kept")
+    mine, _, _ = stylize(me, ASTRONAUT, "kept")
+    assert Image.open(image["path"]).tobytes() == Image.open(mine["path"]).tobytes()
+    with pytest.raises(AppError, match="warm"):  # only the session's own styles can be downloaded
+        later.predict("warm", api_name="/download_style")
+
+
+def test_a_hostile_style_zip_is_refused_and_writes_nothing_outside_the_session(served, tmp_path):
+    import zipfile
+
+    sessions = Path(served.GRADIO_CACHE) / "sessions"
+    before = {p for p in Path(served.GRADIO_CACHE).rglob("*")}
+    path = tmp_path / "evil.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("style.safetensors", b"\x80\x04K\x01.")
+        archive.writestr("style.json", b"{}")
+        archive.writestr("../../escaped.txt", b"owned")
+    with pytest.raises(AppError, match=r"refused the path '\.\./\.\./escaped\.txt'"):
+        client(served.local_url).predict(handle_file(str(path)), api_name="/upload_style")
+    created = {p for p in Path(served.GRADIO_CACHE).rglob("*")} - before
+    assert all(sessions in p.parents or p.parent == sessions or "evil" in p.name or p.is_dir() for p in created), (
+        created
+    )
+    assert not list(Path(served.GRADIO_CACHE).parent.rglob("escaped.txt"))

@@ -137,9 +137,13 @@ def test_push_style_then_load_by_repo_id_gives_identical_output(hub, tiny_pipe, 
     before = tiny_pipe.stylize_tensor(x, learned.code, learned.norm_delta)
     after = tiny_pipe.stylize_tensor(x, remote.code, remote.norm_delta)
     assert torch.allclose(before, after, atol=1e-5, rtol=0)
-    by_id = tiny_pipe(small_image(), style=REPO, metrics=False).images[0]
+    by_id = tiny_pipe(small_image(), style=PersonalStyle.from_pretrained(REPO), metrics=False).images[0]
     direct = tiny_pipe(small_image(), style=learned, metrics=False).images[0]
     assert np.array_equal(np.asarray(by_id), np.asarray(direct))
+    requests = len(hub.requests)
+    with pytest.raises(StyleError, match=r"a Hub style is loaded explicitly: PersonalStyle.from_pretrained\('alice/"):
+        tiny_pipe(small_image(), style=REPO, metrics=False)  # __call__ never downloads
+    assert len(hub.requests) == requests
 
 
 def test_model_card_has_metadata_previews_metrics_and_usage(hub, learned):
@@ -310,7 +314,7 @@ def test_style_with_another_code_size_is_refused(hub, learned, loss_net: LossNet
     torch.manual_seed(0)
     pipe = PersonalStylePipeline(generator=Generator(**{**TINY_GENERATOR, "code_dim": 16}), loss_net=loss_net)
     with pytest.raises(StyleError, match="style 'my look' has a 8-value code; this generator takes 16"):
-        pipe(small_image(), style=REPO, metrics=False)
+        pipe(small_image(), style=PersonalStyle.from_pretrained(REPO), metrics=False)
 
 
 # --- secrets ---------------------------------------------------------------------------------------------------------
@@ -333,7 +337,7 @@ def test_token_never_appears_in_logs_outputs_errors_or_files(
     expect_error(lambda: PersonalStyle.from_pretrained(REPO, token=OWNER + "x"))
     monkeypatch.setenv("HF_TOKEN", OWNER)
     assert cli_main(["push", str(learned.save_pretrained(tmp_path / "look")), "--repo", "alice/cli"]) == 0
-    tiny_pipe(small_image(), style=REPO, metrics=False)
+    tiny_pipe(small_image(), style=PersonalStyle.from_pretrained(REPO, token=OWNER), metrics=False)
 
     out, err = capfd.readouterr()
     texts = {"logs": caplog.text, "stdout": out, "stderr": err, "errors": "\n".join(errors)}
@@ -348,3 +352,15 @@ def test_token_never_appears_in_logs_outputs_errors_or_files(
     for token in TOKENS:
         for where, text in texts.items():
             assert token not in text, f"a token leaked into {where}"
+
+
+def test_the_cli_loads_a_hub_style_only_when_asked_with_the_hub_prefix(hub, learned, tiny_pipe, tmp_path):
+    learned.push_to_hub(REPO, token=OWNER)
+    tiny_pipe.save_pretrained(tmp_path / "w")
+    small_image().save(tmp_path / "me.png")
+    common = ["--weights", str(tmp_path / "w"), "stylize", str(tmp_path / "me.png"), "-o"]
+    assert cli_main([*common, str(tmp_path / "out"), "--style", f"hub:{REPO}"]) == 0
+    assert len(list((tmp_path / "out").glob("me*.png"))) == 1
+    requests = len(hub.requests)
+    assert cli_main([*common, str(tmp_path / "out2"), "--style", REPO]) == 2  # a bare id is not fetched
+    assert len(hub.requests) == requests and not (tmp_path / "out2").exists()
