@@ -572,8 +572,9 @@ def learn_tab() -> SimpleNamespace:
                     list(studio.QUALITIES),
                     value="fast",
                     label="Quality",
-                    info="instant: the preview, in seconds. fast, balanced (3x as long) and best (6x) refine it "
-                    "on your samples; afterwards both results are shown and kept, so you can pick either",
+                    info="instant: the preview, in seconds. fast (about a minute), balanced and best refine it on "
+                    "your samples; on looks we held out they are not yet better than instant on average, so both "
+                    "results are shown and kept afterwards: pick either",
                 )
             with gr.Accordion("Advanced", open=False):
                 with gr.Row():

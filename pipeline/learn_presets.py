@@ -17,7 +17,7 @@ class LearnConfig:
     image_side: int = 256  # samples/content are first fitted to this long side (sets the texture scale)
     steps: int = 60
     batch_size: int = 2
-    code_lr: float = 0.1
+    code_lr: float = 0.01  # 0.1 walked the code into untrained regions (inverted, dark outputs on held-out looks)
     adapters: bool = False  # also learn norm_delta, one scale/shift per normalised channel
     adapter_lr: float = 0.01
     adapter_decay: float = 1.0  # L2 pull of norm_delta toward zero (keeps styles mixable)
@@ -77,7 +77,7 @@ class LearnConfig:
 
 PRESETS: dict[str, LearnConfig] = {
     "instant": LearnConfig(steps=0),
-    "fast": LearnConfig(lut_lr=0.03),
+    "fast": LearnConfig(lut_lr=0.1),
     "balanced": LearnConfig(size=192, image_side=320, steps=120, adapters=True),
     "best": LearnConfig(size=224, image_side=384, steps=200, adapters=True),
 }

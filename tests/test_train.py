@@ -303,4 +303,4 @@ def test_refit_bank_style_gram_only_for_a_style_without_a_function(tmp_path):
         for path in out.rglob("*")
         if path.is_file() and path.read_bytes() != (WEIGHTS / path.relative_to(out)).read_bytes()
     }
-    assert changed == {"styles/truchet/style.safetensors", "styles/truchet/style.json"}
+    assert changed == {"styles/truchet/style.safetensors", "styles/truchet/style.json", "styles/truchet/README.md"}
