@@ -377,15 +377,7 @@ class Handlers:
     @readable_errors
     def load_from_hub(self, repo_id: str, session_styles: dict[str, PersonalStyle]) -> tuple[Any, ...]:
         style = studio.load_hub_style(self.pipe, repo_id)
-        styles = {**session_styles, style.name: style}
-        choices = style_choices(self.pipe, styles)
-        return (
-            styles,
-            gr.update(choices=choices, value=style.name),
-            gr.update(choices=[NO_MIX, *choices]),
-            gr.update(choices=list(styles), value=style.name),
-            f"Loaded **{style.name}** from `{repo_id.strip()}`.",
-        )
+        return (*self.with_style(style, session_styles), f"Loaded **{style.name}** from `{repo_id.strip()}`.")
 
     @readable_errors
     def push(
