@@ -88,7 +88,7 @@ def learn(
     setup = prepare(pipe, inputs, config, seed)
     # 2. the zero-shot start
     start = zero_shot_start(pipe, setup, inputs, config, name)
-    if config.color_from_start_lut and start.color_lut is not None:
+    if start.color_lut is not None:  # the encoder judges colour as a transform, not as the samples' moments
         lut = start.color_lut.to(setup.device)
         for targets in {id(t): t for t in (setup.targets, setup.train_targets, setup.validation_targets)}.values():
             targets.color_lut = lut

@@ -17,7 +17,7 @@ class LearnConfig:
     image_side: int = 256  # samples/content are first fitted to this long side (sets the texture scale)
     steps: int = 60
     batch_size: int = 2
-    code_lr: float = 0.01  # 0.1 walked the code into untrained regions (inverted, dark outputs on held-out looks)
+    code_lr: float = 0.01  # larger steps walk the code into regions the generator was never trained on
     adapters: bool = False  # also learn norm_delta, one scale/shift per normalised channel
     adapter_lr: float = 0.01
     adapter_decay: float = 1.0  # L2 pull of norm_delta toward zero (keeps styles mixable)
@@ -25,12 +25,6 @@ class LearnConfig:
     # LUT stays as predicted (refining it with the colour moments lowered SSIM on held-out looks)
     lut_lr: float = 0.0
     lut_smooth_weight: float = 0.1  # on lut_smoothness, when the LUT is refined
-    # with a style encoder's start: colour targets are the moments of the input through its LUT (the encoder judges
-    # colour as a transform) instead of the samples' moments, which mix the look with the samples' content
-    color_from_start_lut: bool = True
-    # the style term counts only the Gram distance above the samples' own spread (losses.gram_spread): samples of
-    # other content than the photos differ from their mean target by that much even when the look is matched
-    gram_floor: bool = True
     # loss weights as in pretraining, so the learned code lives where the generator was trained to balance them
     style_weight: float = 0.1  # scale-invariant Gram loss (x100), summed over STYLE_TAPS
     content_weight: float = 6.0  # relative relu2_2 content loss

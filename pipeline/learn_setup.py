@@ -107,7 +107,9 @@ def prepare(pipe: PersonalStylePipeline, inputs: LearnInputs, config: LearnConfi
     content = [fit_image(c, config.image_side, config.size) for c in inputs.content]
     reference = color_moments(torch.cat([c.flatten(1) for c in content], 1)[None, :, :, None])[0].to(device)
 
-    floor = gram_spread(grams) if config.gram_floor else 0.0
+    # the style term counts only the Gram distance above the samples' own spread: samples of other content than the
+    # photos differ from their mean target by that much even when the look is matched
+    floor = gram_spread(grams)
 
     def targets_of(indices: range) -> StyleTargets:
         pixels = torch.cat([samples[i].flatten(1) for i in indices], 1)[None, :, :, None]
