@@ -755,13 +755,9 @@ def wire(
         preprocess=False,
     )
     push_inputs = [share.style, share.repo_id, share.private, share.token, state]
-    share.push.click(handlers.push, push_inputs, share.push_message, api_name="push").then(
-        lambda: "",
-        None,
-        share.token,
-        queue=False,
-        **private,  # the token field is emptied after every push
-    )
+    pushed = share.push.click(handlers.push, push_inputs, share.push_message, api_name="push")
+    for outcome in (pushed.success, pushed.failure):  # the token field is emptied after every push, failed or not
+        outcome(lambda: "", None, share.token, queue=False, **private)
 
 
 def build_demo(pipe: PersonalStylePipeline, examples: list[Path] | None = None) -> gr.Blocks:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -163,3 +164,17 @@ def test_learn_a_look_from_uploaded_samples_then_stylize_with_it(page, tmp_path)
     page.locator("#stylize-button").click()
     page.locator("#output img").first.wait_for(state="visible", timeout=60_000)
     page.get_by_text("content distance · relu2_2").first.wait_for(state="attached", timeout=30_000)
+
+
+def test_the_token_field_is_emptied_even_when_a_push_fails(page):
+    """A pasted write token never stays on the page: the push below fails (nothing learned in this session, so no
+    style to push), and the field is empty afterwards all the same."""
+    page.get_by_role("tab", name=re.compile("Share")).click()
+    field = page.get_by_label("Hugging Face write token")
+    field.fill("hf_notARealToken0123456789abcdefghij")
+    page.get_by_label("Repo id").first.fill("someone/style")
+    page.get_by_role("button", name="Push to the Hub").click()
+    deadline = time.monotonic() + 30
+    while field.input_value() and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    assert field.input_value() == ""
