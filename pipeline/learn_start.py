@@ -12,7 +12,7 @@ from .learn_inputs import LearnInputs, load_inputs
 from .learn_objective import STYLE_TAPS
 from .learn_presets import LearnConfig, preset
 from .learn_setup import LearnSetup, prepare
-from .losses import color_loss, normalized_gram, normalized_style_loss
+from .losses import color_loss, normalized_gram_distance, normalized_style_loss
 from .style import PersonalStyle, mix_styles
 from .style_encoder import fit_for_statistics, sample_statistics
 
@@ -24,10 +24,7 @@ def bank_distances(targets: dict[str, torch.Tensor], bank: dict[str, PersonalSty
     """Scale-invariant Gram distance (as the style loss) of the samples' targets to each bank style carrying all
     taps."""
     return {
-        name: sum(
-            float(100.0 * (normalized_gram(style.gram[t]) - normalized_gram(target.cpu())).pow(2).mean())
-            for t, target in targets.items()
-        )
+        name: sum(float(normalized_gram_distance(style.gram[t], target.cpu())) for t, target in targets.items())
         for name, style in bank.items()
         if all(t in style.gram for t in targets)
     }

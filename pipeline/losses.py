@@ -188,11 +188,16 @@ def lut_smoothness(lut: torch.Tensor) -> torch.Tensor:
     return sum(lut.diff(dim=d).pow(2).mean() for d in (2, 3, 4)) * n * n
 
 
+def normalized_gram_distance(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Scale-invariant distance of (..., C, C) Gram matrices to a (C, C) or (..., C, C) target -> (...,): both
+    divided by their mean diagonal (:func:`normalized_gram`), compared by mean squared difference (x100 for readable
+    numbers), so exposure alone does not change it; 0 = the same statistics."""
+    return 100.0 * (normalized_gram(gram) - normalized_gram(target)).pow(2).mean((-2, -1))
+
+
 def relative_gram_distance(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) features vs a (C, C) or (B, C, C) Gram target -> (B,) scale-invariant Gram distance (0 = same
-    statistics): both Grams divided by their mean diagonal (:func:`normalized_gram`), compared by mean squared
-    difference (x100 for readable numbers), so exposure alone does not change it."""
-    return 100.0 * (normalized_gram(gram_matrix(features)) - normalized_gram(target)).pow(2).mean((-2, -1))
+    """(B, C, H, W) features vs a (C, C) or (B, C, C) Gram target -> (B,) :func:`normalized_gram_distance` of their Grams."""
+    return normalized_gram_distance(gram_matrix(features), target)
 
 
 def normalized_style_loss(features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -211,5 +216,5 @@ def gram_spread(grams: list[dict[str, torch.Tensor]]) -> float:
     for i, own in enumerate(grams):
         for tap, gram in own.items():
             others = torch.stack([g[tap] for j, g in enumerate(grams) if j != i]).mean(0)
-            total += float(100.0 * (normalized_gram(gram) - normalized_gram(others)).pow(2).mean())
+            total += float(normalized_gram_distance(gram, others))
     return total / len(grams)

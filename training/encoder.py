@@ -184,7 +184,8 @@ def look_loss(output: torch.Tensor, target: torch.Tensor, grad_weight: float) ->
     return loss
 
 
-def predict(encoder: StyleEncoder, sampler: LookSampler, looks_batch: list[dict], loss_net) -> tuple:
+def predict(encoder: StyleEncoder, looks_batch: list[dict], loss_net) -> tuple[torch.Tensor, torch.Tensor]:
+    """The encoder's (mix logits (B, n_bank), LUTs (B, 3, n, n, n)) for each look's samples."""
     stats = torch.stack([sample_statistics(look["samples"], loss_net) for look in looks_batch])
     return encoder(stats)
 
@@ -199,7 +200,7 @@ def render(
 
 
 def step_loss(pipe, encoder, sampler, batch, config) -> tuple[torch.Tensor, dict[str, float]]:
-    mix_logits, luts = predict(encoder, sampler, batch, pipe.loss_net)
+    mix_logits, luts = predict(encoder, batch, pipe.loss_net)
     total, parts = 0.0, {}
     for look, logits, lut in zip(batch, mix_logits, luts, strict=True):
         loss = look_loss(render(pipe, sampler, logits, lut, look["inputs"]), look["targets"], config.grad_weight)
@@ -214,7 +215,7 @@ def validate(pipe, encoder, sampler, looks_fixed, config) -> dict[str, float]:
     encoder.eval()
     ours = unchanged = 0.0
     for look in looks_fixed:
-        logits, lut = predict(encoder, sampler, [look], pipe.loss_net)
+        logits, lut = predict(encoder, [look], pipe.loss_net)
         out = render(pipe, sampler, logits[0], lut[0], look["inputs"])
         ours += float(look_loss(out, look["targets"], config.grad_weight))
         unchanged += float(look_loss(look["inputs"], look["targets"], config.grad_weight))
