@@ -218,3 +218,17 @@ def gram_spread(grams: list[dict[str, torch.Tensor]]) -> float:
             others = torch.stack([g[tap] for j, g in enumerate(grams) if j != i]).mean(0)
             total += float(normalized_gram_distance(gram, others))
     return total / len(grams)
+
+
+def image_gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Vertical (B, C, H-1, W) and horizontal (B, C, H, W-1) neighbour differences of (B, C, H, W) ``x``."""
+    return x[..., 1:, :] - x[..., :-1, :], x[..., :, 1:] - x[..., :, :-1]
+
+
+def paired_loss(output: torch.Tensor, target: torch.Tensor, grad_weight: float) -> torch.Tensor:
+    """L1 on pixels + ``grad_weight`` x L1 on image gradients of aligned (B, 3, H, W) images -> scalar: the loss of
+    before/after pairs, which teaches edges and strokes without a loss-net pass."""
+    loss = (output - target).abs().mean()
+    for a, b in zip(image_gradients(output), image_gradients(target), strict=True):
+        loss = loss + grad_weight * (a - b).abs().mean()
+    return loss

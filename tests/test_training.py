@@ -1,5 +1,6 @@
-"""The training package: random looks (``training/looks.py``) and a real, tiny style-encoder run that trains,
-checkpoints, resumes and exports (``training/encoder.py``)."""
+"""The training package: looks (``training/looks``), a real, tiny style-encoder run that trains, checkpoints,
+resumes and exports (``training/encoder.py``) and a real, tiny pretraining run from pairs (``training/pretrain.py``,
+``training/export.py``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from PIL import Image
 from pipeline.style_encoder import StyleEncoder
 from training.__main__ import main as training_main
 from training.encoder import EncoderConfig, load_config, train_encoder
-from training.looks import LOOKS, random_grade
+from training.looks import LOOKS, MARKS, PRESETS, random_grade
+from training.pretrain import Pairs, PretrainConfig, pretrain
 
 
 def test_random_grades_are_deterministic_varied_and_in_range():
@@ -27,10 +29,29 @@ def test_random_grades_are_deterministic_varied_and_in_range():
     assert means.std(0).min() > 0.02  # grades differ in colour, not only in detail
 
 
-def test_procedural_looks_keep_the_size():
-    photo = Image.fromarray((np.random.default_rng(0).random((48, 64, 3)) * 255).astype(np.uint8))
+def test_looks_are_deterministic_keep_the_size_and_change_the_photo():
+    assert len(PRESETS) >= 12 and len(MARKS) >= 12 and not set(PRESETS) & set(MARKS)
+    coarse = np.random.default_rng(0).random((6, 8, 3)) * 255
+    photo = Image.fromarray(coarse.astype(np.uint8)).resize((128, 96), Image.BICUBIC)
     for name, look in LOOKS.items():
-        assert look(photo).size == photo.size, name
+        out = look(photo)
+        assert out.size == photo.size and out.mode == "RGB", name
+        assert np.array_equal(np.asarray(out), np.asarray(look(photo))), name
+        assert np.abs(np.asarray(out, np.float32) - np.asarray(photo, np.float32)).mean() > 3, name
+        assert look.__doc__, name
+
+
+def test_marks_scale_with_the_image():
+    """A look drawn at twice the size, then halved, is close to the look drawn at the size (marks per 512 px)."""
+    import skimage.data
+
+    photo = Image.fromarray(skimage.data.astronaut()).resize((256, 256), Image.LANCZOS)
+    big = photo.resize((512, 512), Image.LANCZOS)
+    for name in ("pencil", "ink", "screentone", "mosaic", "woodcut"):
+        small = np.asarray(MARKS[name](photo), np.float32)
+        halved = np.asarray(MARKS[name](big).resize((256, 256), Image.LANCZOS), np.float32)
+        mean_small, mean_halved = small.mean(), halved.mean()
+        assert abs(mean_small - mean_halved) < 20, (name, mean_small, mean_halved)  # same share of ink
 
 
 @pytest.fixture
@@ -91,3 +112,84 @@ def test_the_shipped_recipe_keeps_the_benchmark_photos_out():
     from benchmarks.bench_learn import HELD_OUT, SAMPLE_PHOTOS
 
     assert set(HELD_OUT) | set(SAMPLE_PHOTOS) <= set(config.exclude)
+
+
+@pytest.fixture
+def tiny_pretrain(tiny_pipe, tmp_path):
+    """A saved tiny pipeline, six photos (one of them flat on its top half) and a two-step recipe."""
+    tiny_pipe.save_pretrained(tmp_path / "weights")
+    rng = np.random.default_rng(0)
+    (tmp_path / "content").mkdir()
+    for i in range(6):
+        a = np.asarray(Image.fromarray((rng.random((6, 8, 3)) * 255).astype(np.uint8)).resize((128, 96), Image.BICUBIC))
+        if i == 0:
+            a = a.copy()
+            a[:60] = 200  # an exactly flat sky
+        Image.fromarray(a).save(tmp_path / f"content/p{i}.jpg", quality=98)
+    config = PretrainConfig(
+        weights=str(tmp_path / "weights"),
+        content=str(tmp_path / "content"),
+        exclude=["p5"],
+        validation=["p4"],
+        looks=["sepia", "ink"],
+        distill=["photo", "warm"],
+        long_side=96,
+        crop=32,
+        batch=3,
+        steps=2,
+        checkpoint_every=1,
+        validate_every=2,
+    )
+    return config, tmp_path / "run"
+
+
+def test_flat_crops_are_drawn_again(tiny_pretrain):
+    config, out = tiny_pretrain
+    from pipeline import PersonalStylePipeline
+
+    pairs = Pairs(config, PersonalStylePipeline.from_pretrained(config.weights), out / "pairs")
+    assert pairs.stems[0] == "p0" and "p5" not in pairs.stems and pairs.val == [pairs.stems.index("p4")]
+    rng = __import__("random").Random(0)
+    for _ in range(30):
+        x, y = pairs.crop_pair(pairs.names.index("ink"), 0, rng)
+        assert x.shape == y.shape == (3, 32, 32)
+        assert x.flatten(1).std(1).max() * 255 >= 2  # never an exactly flat crop while the photo has texture
+
+
+def test_pretraining_checkpoints_resumes_and_exports(tiny_pretrain, tmp_path):
+    config, out = tiny_pretrain
+    torch.manual_seed(0)
+    pretrain(config, out)
+    history = json.loads((out / "history.json").read_text())
+    assert [h["step"] for h in history["train"]] == [1, 2] and history["skipped"] == 0
+    validation = history["validation"][-1]
+    assert validation["step"] == 2 and set(validation) == {"step", "photo", "warm", "sepia", "ink"}
+    assert all(np.isfinite(v).all() for k, v in validation.items() if k != "step")
+    assert sorted(p.name.split("-")[0] for p in (out / "pairs").iterdir()) == ["ink", "photo", "sepia", "warm"]
+    first = torch.load(out / "checkpoint.pt", weights_only=False)
+    config.steps = 4
+    pretrain(config, out)
+    resumed = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert resumed["step"] == 4 and resumed["names"] == ["photo", "warm", "sepia", "ink"]
+    assert not torch.equal(resumed["codes"], first["codes"])
+
+    training_main(["export", str(out), str(tmp_path / "exported")])
+    from pipeline import PersonalStylePipeline
+
+    pipe = PersonalStylePipeline.from_pretrained(tmp_path / "exported")
+    assert sorted(pipe.styles) == ["ink", "photo", "sepia", "warm"]
+    assert pipe.styles["ink"].metadata["description"].startswith("Ink line art")
+    assert torch.equal(pipe.styles["ink"].code, resumed["codes"][3])
+    assert set(pipe.styles["sepia"].gram) == {"relu1_2", "relu2_2", "relu3_3"}
+    state = pipe.generator.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in resumed["generator"].items())
+
+
+def test_the_shipped_pretraining_recipe_never_trains_on_the_evaluation_photos():
+    from benchmarks.bench_learn import HELD_OUT
+    from training.pretrain import load_config as load_pretrain
+
+    config = load_pretrain("training/configs/pretrain.json")
+    evaluation = {p.stem for p in __import__("pathlib").Path("benchmarks/photos").glob("*.jpg")}
+    assert len(evaluation) >= 8 and evaluation | set(HELD_OUT) <= set(config.exclude)
+    assert set(config.style_names()) >= set(LOOKS)

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from pipeline import PersonalStylePipeline
 from pipeline.color import apply_lut
-from pipeline.losses import lut_smoothness
+from pipeline.losses import lut_smoothness, paired_loss
 from pipeline.style_encoder import STAT_SIDE, StyleEncoder, sample_statistics
 
 from . import looks
@@ -172,18 +172,6 @@ class LookSampler:
         return window[y : y + side, x : x + side]
 
 
-def image_gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    return x[..., 1:, :] - x[..., :-1, :], x[..., :, 1:] - x[..., :, :-1]
-
-
-def look_loss(output: torch.Tensor, target: torch.Tensor, grad_weight: float) -> torch.Tensor:
-    """L1 on pixels + ``grad_weight`` x L1 on image gradients, (B, 3, S, S) each -> scalar."""
-    loss = (output - target).abs().mean()
-    for a, b in zip(image_gradients(output), image_gradients(target), strict=True):
-        loss = loss + grad_weight * (a - b).abs().mean()
-    return loss
-
-
 def predict(encoder: StyleEncoder, looks_batch: list[dict], loss_net) -> tuple[torch.Tensor, torch.Tensor]:
     """The encoder's (mix logits (B, n_bank), LUTs (B, 3, n, n, n)) for each look's samples."""
     stats = torch.stack([sample_statistics(look["samples"], loss_net) for look in looks_batch])
@@ -203,7 +191,7 @@ def step_loss(pipe, encoder, sampler, batch, config) -> tuple[torch.Tensor, dict
     mix_logits, luts = predict(encoder, batch, pipe.loss_net)
     total, parts = 0.0, {}
     for look, logits, lut in zip(batch, mix_logits, luts, strict=True):
-        loss = look_loss(render(pipe, sampler, logits, lut, look["inputs"]), look["targets"], config.grad_weight)
+        loss = paired_loss(render(pipe, sampler, logits, lut, look["inputs"]), look["targets"], config.grad_weight)
         total = total + loss / len(batch)
         parts.setdefault(look["kind"], []).append(float(loss.detach()))
     total = total + config.lut_smooth_weight * lut_smoothness(luts)
@@ -217,8 +205,8 @@ def validate(pipe, encoder, sampler, looks_fixed, config) -> dict[str, float]:
     for look in looks_fixed:
         logits, lut = predict(encoder, [look], pipe.loss_net)
         out = render(pipe, sampler, logits[0], lut[0], look["inputs"])
-        ours += float(look_loss(out, look["targets"], config.grad_weight))
-        unchanged += float(look_loss(look["inputs"], look["targets"], config.grad_weight))
+        ours += float(paired_loss(out, look["targets"], config.grad_weight))
+        unchanged += float(paired_loss(look["inputs"], look["targets"], config.grad_weight))
     encoder.train()
     return {"validation": ours / len(looks_fixed), "photo": unchanged / len(looks_fixed)}
 

@@ -1,0 +1,74 @@
+"""Export a pretraining run (``training/pretrain.py``) as a pipeline folder: the trained generator and one bank
+style per look (its code, the mean Gram matrices of its targets for the app's metrics, a description), next to the
+starting folder's loss net, discriminator and style encoder, then the ONNX Runtime graph.
+
+    python -m training export runs/pretrain OUT
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from pipeline import PersonalStyle, PersonalStylePipeline
+from pipeline.learn_objective import STYLE_TAPS
+from pipeline.losses import gram_matrix
+
+from . import looks
+from .pretrain import CHECKPOINT, Pairs, PretrainConfig
+
+GRAM_PHOTOS = 12  # training photos whose targets give a style's Gram matrices
+GRAM_SIDE = 256
+
+
+def description(name: str, pipe: PersonalStylePipeline) -> str:
+    """A look's one-line description: its function's docstring, else the starting bank's."""
+    if name in looks.LOOKS:
+        return (looks.LOOKS[name].__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+    return pipe.styles[name].metadata.get("description", "") if name in pipe.styles else ""
+
+
+@torch.no_grad()
+def mean_gram(pipe: PersonalStylePipeline, images: list[np.ndarray]) -> dict[str, torch.Tensor]:
+    """Mean Gram matrix per loss-net tap over (H, W, 3) uint8 images at a ``GRAM_SIDE`` long side."""
+    grams = []
+    for a in images:
+        image = Image.fromarray(a)
+        image.thumbnail((GRAM_SIDE, GRAM_SIDE), Image.Resampling.LANCZOS)
+        x = torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1)[None].float() / 255
+        grams.append({t: gram_matrix(f.float())[0] for t, f in pipe.loss_net(x, STYLE_TAPS).items()})
+    return {t: torch.stack([g[t] for g in grams]).mean(0) for t in STYLE_TAPS}
+
+
+def export(run: Path, out: Path) -> Path:
+    """Write the pipeline folder ``out`` from ``run/checkpoint.pt``; returns ``out``."""
+    state = torch.load(run / CHECKPOINT, weights_only=False)
+    config = PretrainConfig(**state["config"])
+    pipe = PersonalStylePipeline.from_pretrained(config.weights)
+    pairs = Pairs(config, pipe, run / "pairs")
+    if pairs.names != state["names"]:
+        raise ValueError(f"{run}: the checkpoint's styles {state['names']} differ from its recipe's {pairs.names}")
+    styles = {}
+    for index, name in enumerate(pairs.names):
+        targets = [pairs.target(index, photo) for photo in pairs.train[:GRAM_PHOTOS]]
+        metadata = {"source": "built-in", "description": description(name, pipe), "pretrain_step": state["step"]}
+        styles[name] = PersonalStyle(name, state["codes"][index].clone(), None, mean_gram(pipe, targets), metadata)
+    pipe.generator.load_state_dict(state["generator"])
+    pipe.styles = styles
+    shutil.rmtree(out / "styles", ignore_errors=True)  # no stale styles from an earlier export
+    pipe.save_pretrained(out)
+    pipe.loss_net.half().save_pretrained(out / "loss_net")  # stored fp16 as converted; loaded back as fp32
+    print(f"exported step {state['step']} with {len(styles)} styles to {out}")
+    if importlib.util.find_spec("onnx") is None:
+        print(f"onnx is not installed: the CPU fast path stays off until `python scripts/export_onnx.py {out}`")
+    else:
+        script = Path(__file__).resolve().parents[1] / "scripts/export_onnx.py"
+        subprocess.run([sys.executable, str(script), str(out)], check=True)
+    return out

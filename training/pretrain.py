@@ -1,0 +1,295 @@
+"""Pairs-first pretraining of the generator and its style bank: before/after pairs teach the built-in looks.
+
+Every paired look is a function f of ``training/looks.py``; its pairs are (photo, f(photo)) at a fixed long side,
+so G(x | code) learns f with L1 on pixels and on image gradients (no loss-net pass: a step is cheap on a CPU).
+Bank styles without a look function (``distill``: the photo itself and the wallpaper textures) are taught by the
+starting generator's own output, so they keep rendering while the shared weights change. The generator and one
+code per style are trained together; the run starts from a pipeline folder (``weights``) and resumes from its
+last checkpoint.
+
+    python -m training pretrain --config training/configs/pretrain.json --out runs/pretrain
+    python -m training export runs/pretrain OUT_WEIGHTS     # a pipeline folder with the new generator and bank
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from pipeline import Generator, PersonalStylePipeline
+from pipeline.color import apply_lut
+from pipeline.losses import paired_loss
+
+from . import looks
+
+CHECKPOINT = "checkpoint.pt"
+PHOTO = "photo"
+
+
+@dataclass
+class PretrainConfig:
+    """One pretraining recipe (``training/configs/pretrain.json``)."""
+
+    weights: str = "weights"  # starting pipeline folder: generator, loss net, bank codes of the distilled styles
+    content: str = "data/content"  # photos made by scripts/fetch_data.py
+    exclude: list[str] = field(default_factory=list)  # photo stems never trained on (the evaluation photos)
+    validation: list[str] = field(default_factory=list)  # photo stems used only to validate
+    looks: list[str] = field(default_factory=list)  # paired looks from training/looks.py; empty: all of them
+    distill: list[str] = field(default_factory=lambda: [PHOTO])  # bank styles the starting generator teaches
+    long_side: int = 512  # photos and their looks are rendered at this long side (looks are defined per 512 px)
+    crop: int = 128
+    batch: int = 8
+    steps: int = 20000
+    lr: float = 2e-4
+    code_lr: float = 2e-3
+    warmup: int = 200
+    grad_weight: float = 1.0  # L1 on image gradients next to L1 on pixels
+    clip: float = 1.0  # gradient-norm clipping
+    dither: float = 1.0 / 255  # uniform input noise: an exactly flat crop makes every instance norm's gradient
+    min_std: float = 2.0 / 255  # blow up by 1/sqrt(eps), so crops flatter than this are drawn again
+    checkpoint_every: int = 200
+    validate_every: int = 1000
+    seed: int = 0
+
+    def style_names(self) -> list[str]:
+        paired = self.looks or list(looks.LOOKS)
+        unknown = [name for name in paired if name not in looks.LOOKS]
+        if unknown:
+            raise ValueError(f"unknown looks {unknown}; training/looks.py has {sorted(looks.LOOKS)}")
+        return [*self.distill, *[name for name in paired if name not in self.distill]]
+
+
+def load_config(path: str | os.PathLike) -> PretrainConfig:
+    data = json.loads(Path(path).read_text())
+    unknown = set(data) - set(PretrainConfig.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"{path}: unknown pretraining config keys {sorted(unknown)}")
+    return PretrainConfig(**data)
+
+
+def look_version(name: str) -> str:
+    """A short hash of a look's source, so cached targets are rebuilt when its function changes."""
+    return hashlib.sha1(inspect.getsource(looks.LOOKS[name]).encode()).hexdigest()[:8]
+
+
+class Pairs:
+    """Content photos and each style's target for each photo, rendered on first use and cached under ``cache``."""
+
+    def __init__(self, config: PretrainConfig, pipe: PersonalStylePipeline, cache: Path):
+        paths = sorted(p for p in Path(config.content).glob("*.jpg") if p.stem not in config.exclude)
+        if not paths:
+            raise FileNotFoundError(f"{config.content}: no photos; run python scripts/fetch_data.py data")
+        self.config, self.pipe, self.cache = config, pipe, cache
+        self.names = config.style_names()
+        self.stems = [p.stem for p in paths]
+        self.photos = [self._load(p) for p in paths]
+        self.train = [i for i, s in enumerate(self.stems) if s not in config.validation]
+        self.val = [i for i, s in enumerate(self.stems) if s in config.validation]
+        self.targets: dict[tuple[int, int], np.ndarray] = {}
+
+    def _load(self, path: Path) -> np.ndarray:
+        image = Image.open(path).convert("RGB")
+        scale = self.config.long_side / max(image.size)
+        size = (round(image.width * scale), round(image.height * scale))
+        return np.asarray(image.resize(size, Image.Resampling.LANCZOS))
+
+    def target(self, style: int, photo: int) -> np.ndarray:
+        """(H, W, 3) uint8 target of style ``style`` for photo ``photo``."""
+        key = (style, photo)
+        if key not in self.targets:
+            name = self.names[style]
+            folder = self.cache / (name if name in self.config.distill else f"{name}-{look_version(name)}")
+            path = folder / f"{self.stems[photo]}.png"
+            if path.exists():
+                self.targets[key] = np.asarray(Image.open(path).convert("RGB"))
+            else:
+                self.targets[key] = self._render(name, self.photos[photo])
+                folder.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp.png")
+                Image.fromarray(self.targets[key]).save(tmp)
+                os.replace(tmp, path)
+        return self.targets[key]
+
+    @torch.no_grad()
+    def _render(self, name: str, photo: np.ndarray) -> np.ndarray:
+        if name not in self.config.distill:
+            return np.asarray(looks.LOOKS[name](Image.fromarray(photo)).convert("RGB"))
+        if name == PHOTO:
+            return photo
+        style = self.pipe.styles[name]
+        x = torch.from_numpy(photo.copy()).permute(2, 0, 1)[None].float() / 255
+        y = self.pipe.generator(x, style.code[None], None if style.norm_delta is None else style.norm_delta[None])
+        if style.color_lut is not None:
+            y = apply_lut(y, style.color_lut)
+        return (y[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+
+    def crop_pair(self, style: int, photo: int, rng: random.Random) -> tuple[torch.Tensor, torch.Tensor]:
+        """Aligned random (3, S, S) crops of the photo and its target in [0, 1], drawn again while flat."""
+        x_full, y_full, side = self.photos[photo], self.target(style, photo), self.config.crop
+        h, w = x_full.shape[:2]
+        for _ in range(10):
+            top, left = rng.randrange(h - side + 1), rng.randrange(w - side + 1)
+            x = x_full[top : top + side, left : left + side]
+            if x.std(axis=(0, 1)).max() >= self.config.min_std * 255:
+                break
+        y = y_full[top : top + side, left : left + side]
+        pair = [torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).float() / 255 for a in (x, y)]
+        if rng.random() < 0.5:
+            pair = [t.flip(-1) for t in pair]
+        return pair[0], pair[1]
+
+    def centre(self, style: int, photo: int, side: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+        x_full, y_full = self.photos[photo], self.target(style, photo)
+        h, w = x_full.shape[:2]
+        top, left = (h - side) // 2, (w - side) // 2
+        return tuple(
+            torch.from_numpy(np.ascontiguousarray(a[top : top + side, left : left + side])).permute(2, 0, 1).float()
+            / 255
+            for a in (x_full, y_full)
+        )
+
+
+def start_codes(pipe: PersonalStylePipeline, names: list[str], seed: int) -> torch.Tensor:
+    """(S, code_dim): the bank's code for a style it has, else the photo code plus noise at the bank's spread."""
+    bank = torch.stack([s.code for s in pipe.styles.values()])
+    noise = torch.Generator().manual_seed(seed)
+    photo = pipe.styles[PHOTO].code
+    return torch.stack(
+        [
+            pipe.styles[n].code.clone()
+            if n in pipe.styles
+            else photo + bank.std(0) * torch.randn(photo.shape, generator=noise)
+            for n in names
+        ]
+    )
+
+
+def lr_factor(step: int, config: PretrainConfig) -> float:
+    """Linear warm-up, then cosine decay to 10 %."""
+    if step < config.warmup:
+        return (step + 1) / config.warmup
+    progress = min(1.0, (step - config.warmup) / max(1, config.steps - config.warmup))
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+@torch.no_grad()
+def validate(generator: Generator, codes: torch.Tensor, pairs: Pairs, config: PretrainConfig) -> dict[str, float]:
+    """Per style: paired loss of G(x) to f(x) on the validation photos' centre crops, and of x itself."""
+    generator.eval()
+    out = {}
+    for style, name in enumerate(pairs.names):
+        ours = photo = 0.0
+        for index in pairs.val:
+            x, y = pairs.centre(style, index)
+            ours += float(paired_loss(generator(x[None], codes[style : style + 1]), y[None], config.grad_weight))
+            photo += float(paired_loss(x[None], y[None], config.grad_weight))
+        out[name] = [round(ours / len(pairs.val), 5), round(photo / len(pairs.val), 5)]
+    generator.train()
+    return out
+
+
+def save_checkpoint(out: Path, state: dict) -> None:
+    tmp = out / f".{CHECKPOINT}.tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, out / CHECKPOINT)
+    history = out / "history.json"
+    history.with_suffix(".tmp").write_text(json.dumps(state["history"], indent=1))
+    os.replace(history.with_suffix(".tmp"), history)
+
+
+def resume(out: Path, generator: Generator, codes: torch.Tensor, names: list[str], optimizer) -> tuple[int, dict]:
+    """Load ``out/checkpoint.pt`` if any; styles new to the recipe keep their start codes. -> (step, history)."""
+    path = out / CHECKPOINT
+    if not path.exists():
+        return 0, {"train": [], "validation": [], "skipped": 0}
+    state = torch.load(path, weights_only=False)
+    generator.load_state_dict(state["generator"])
+    old = dict(zip(state["names"], state["codes"], strict=True))
+    with torch.no_grad():
+        for i, name in enumerate(names):
+            if name in old:
+                codes[i] = old[name]
+    if state["names"] == names:
+        optimizer.load_state_dict(state["optimizer"])
+    random.setstate(state["rng"])
+    return state["step"], state["history"]
+
+
+def pretrain(config: PretrainConfig, out: Path, threads: int | None = None) -> Path:
+    """Train (or resume from ``out/checkpoint.pt``) for ``config.steps`` steps; returns ``out``."""
+    if threads:
+        torch.set_num_threads(threads)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
+    random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    pipe = PersonalStylePipeline.from_pretrained(config.weights)
+    pipe.generator.requires_grad_(False).eval()
+    pairs = Pairs(config, pipe, out / "pairs")
+    generator = Generator.from_pretrained(Path(config.weights) / "generator").train()
+    codes = torch.nn.Parameter(start_codes(pipe, pairs.names, config.seed))
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": generator.parameters(), "lr": config.lr},
+            {"params": [codes], "lr": config.code_lr, "weight_decay": 0},
+        ],
+        weight_decay=1e-5,
+    )
+    step, history = resume(out, generator, codes.data, pairs.names, optimizer)
+    running: dict[str, float] = {}
+    bar = tqdm(total=config.steps, initial=step, desc="pretrain", dynamic_ncols=True)
+    started = time.time()
+    while step < config.steps:
+        for group, base in zip(optimizer.param_groups, (config.lr, config.code_lr), strict=True):
+            group["lr"] = base * lr_factor(step, config)
+        styles = [random.randrange(len(pairs.names)) for _ in range(config.batch)]
+        batch = [pairs.crop_pair(s, random.choice(pairs.train), random) for s in styles]
+        x = torch.stack([b[0] for b in batch])
+        y = torch.stack([b[1] for b in batch])
+        x = (x + config.dither * (torch.rand_like(x) - 0.5)).clamp(0, 1)
+        output = generator(x, codes[styles])
+        losses = [paired_loss(output[i : i + 1], y[i : i + 1], config.grad_weight) for i in range(config.batch)]
+        loss = torch.stack(losses).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_([*generator.parameters(), codes], config.clip)
+        if not torch.isfinite(norm):  # never step on a non-finite gradient; count it
+            history["skipped"] += 1
+        else:
+            optimizer.step()
+        for s, value in zip(styles, losses, strict=True):
+            name = pairs.names[s]
+            value = float(value.detach())
+            running[name] = 0.98 * running.get(name, value) + 0.02 * value
+        step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{float(loss):.4f}", skipped=history["skipped"])
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            history["train"].append({"step": step, "seconds": round(time.time() - started), **running})
+            if step % config.validate_every == 0 or step == config.steps:
+                history["validation"].append({"step": step, **validate(generator, codes.data, pairs, config)})
+            state = {
+                "generator": generator.state_dict(),
+                "codes": codes.data.clone(),
+                "names": pairs.names,
+                "optimizer": optimizer.state_dict(),
+                "step": step,
+                "history": history,
+                "rng": random.getstate(),
+                "config": asdict(config),
+            }
+            save_checkpoint(out, state)
+    bar.close()
+    return out
