@@ -115,7 +115,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 def cmd_learn(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
-    from . import studio
+    from .learn_summary import describe_kept, describe_mix
 
     pipe = load_pipeline(args.weights)
     bar = tqdm(total=1, unit="step", file=sys.stderr, desc=f"learning {args.name}")
@@ -140,9 +140,9 @@ def cmd_learn(args: argparse.Namespace) -> None:
     style.save_pretrained(args.out)
     meta = style.metadata
     if meta.get("steps"):
-        print(studio.describe_kept(meta, meta["steps"]) or f"Kept the last step ({meta['steps']}).")
+        print(describe_kept(meta, meta["steps"]) or f"Kept the last step ({meta['steps']}).")
     if meta.get("kept_step") == 0:
-        print(f"The instant mix: {studio.describe_mix(meta.get('zero_shot_mix') or {})}.")
+        print(f"The instant mix: {describe_mix(meta.get('zero_shot_mix') or {})}.")
     metrics = meta.get("metrics", {})
     print(f"saved {args.out} ({meta.get('seconds', 0):.1f} s); metrics on the samples: {json.dumps(metrics)}")
 

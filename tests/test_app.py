@@ -16,7 +16,9 @@ from PIL import Image
 from test_hub import use_endpoint
 
 import app
-from pipeline import PersonalStyle, studio
+import studio
+from pipeline import PersonalStyle
+from studio.ui.texts import EMPTY_LEARN_STATUS, learn_status
 
 ASTRONAUT = ROOT / "assets" / "examples" / "astronaut.jpg"
 HOPPER = ROOT / "assets" / "examples" / "grace_hopper.jpg"
@@ -137,7 +139,7 @@ def test_instant_quality_keeps_the_preview_mix_as_a_session_style(server):
 )
 def test_learn_status_says_which_state_was_kept(meta, said):
     style = PersonalStyle("mine", torch.zeros(8), metadata={"history": [], **meta})
-    assert said in app.learn_status(studio.LearnUpdate(60, 60, {}, None, 35.0, style=style))
+    assert said in learn_status(studio.LearnUpdate(60, 60, {}, None, 35.0, style=style))
 
 
 def test_instant_preview_from_the_samples_names_its_mix_and_shows_the_samples(server):
@@ -151,7 +153,7 @@ def test_instant_preview_from_the_samples_names_its_mix_and_shows_the_samples(se
     assert [max(size) for size in sizes] == [studio.THUMB_SIDE] * 2
     assert [w / h for w, h in sizes] == [pytest.approx(a, rel=0.02) for a in aspects]
     preview, status, thumbs = client(server).predict(None, None, None, api_name="/preview")  # all removed
-    assert (preview, status, thumbs["value"], thumbs["visible"]) == (None, app.EMPTY_LEARN_STATUS, [], False)
+    assert (preview, status, thumbs["value"], thumbs["visible"]) == (None, EMPTY_LEARN_STATUS, [], False)
 
 
 def test_push_with_a_token_then_another_visitor_loads_it_by_repo_id(server, monkeypatch, tmp_path):

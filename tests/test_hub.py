@@ -258,7 +258,7 @@ def test_private_repo_needs_a_token_with_access(hub, learned, monkeypatch):
 
 def test_app_loads_are_anonymous_even_with_a_server_token(hub, learned, tiny_pipe, monkeypatch):
     """A Space's own HF_TOKEN must not open the owner's private styles to visitors of the app."""
-    from pipeline import studio
+    import studio
 
     learned.push_to_hub(REPO, token=OWNER, private=True)
     monkeypatch.setenv("HF_TOKEN", OWNER)

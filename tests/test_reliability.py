@@ -29,7 +29,8 @@ from test_app import ASTRONAUT, HOPPER, client, learn, stylize
 from test_hub import use_endpoint
 
 import app
-from pipeline import PersonalStyle, StyleError, studio
+import studio
+from pipeline import PersonalStyle, StyleError
 from pipeline.__main__ import main as cli_main
 from pipeline.images import ImageError, fit_long_side, load_image
 

@@ -1,4 +1,4 @@
-"""The app's work functions (``pipeline/studio.py``) on the tiny seeded pipeline, without any UI."""
+"""The app's work functions (``studio/``) on the tiny seeded pipeline, without any UI."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from hub_server import FakeHub, User
 from PIL import Image
 from test_hub import use_endpoint
 
-from pipeline import ImageError, PersonalStyle, StyleError, studio
+import studio
+from pipeline import ImageError, PersonalStyle, StyleError
 
 TOKEN = "hf_studioWRITE0123456789abcdefghijKLMN"
 

@@ -1,0 +1,99 @@
+"""The Stylize tab: a selfie, a style (gallery, mix, strength), the result and how close it is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import gradio as gr
+
+from .inputs import NO_MIX
+from .widgets import distance_plot
+
+
+def stylize_tab(bank: list[tuple[str, str]], thumbnails: list, example_rows: list[list[str]]) -> SimpleNamespace:
+    """Selfie, style pickers and options on the left; the result, its metrics table and chart on the right."""
+    with gr.Row():
+        with gr.Column():
+            selfie = gr.Image(
+                label="Your selfie",
+                sources=["upload", "webcam", "clipboard"],
+                type="filepath",
+                height=360,
+                elem_id="selfie",
+            )
+            first_look = example_rows[0][1] if example_rows else None
+            style = gr.Dropdown(bank, value=first_look, label="Style", elem_id="style")
+            gallery = gr.Gallery(
+                thumbnails,
+                label="Built-in styles: click one to pick it",
+                columns=5,
+                height=250,
+                allow_preview=False,
+                object_fit="cover",
+                buttons=[],
+            )
+            with gr.Row():
+                strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength")
+                face_protect = gr.Slider(0, 1, value=0, step=0.05, label="Keep my face recognisable")
+            preserve_color = gr.Checkbox(label="Keep my colours")
+            with gr.Accordion("Mix two styles", open=False):
+                mix_with = gr.Dropdown([NO_MIX, *bank], value="", label="Mix with")
+                mix_ratio = gr.Slider(0, 1, value=0.5, step=0.05, label="Share of the second style")
+            with gr.Accordion("Paint where the style goes (optional)", open=False):
+                region = gr.ImageEditor(
+                    label="Paint the parts to restyle (unpainted: the whole picture)",
+                    type="filepath",
+                    sources=[],
+                    transforms=[],
+                    layers=False,
+                    height=360,
+                    elem_id="region",
+                    brush=gr.Brush(colors=["#ffffff"], default_color="#ffffff", color_mode="fixed"),
+                )
+            with gr.Accordion("A style from the Hub", open=False):
+                with gr.Row():
+                    hub_repo = gr.Textbox(label="Repo id", placeholder="user/style-name", scale=3)
+                    hub_load = gr.Button("Load", scale=1)
+                hub_message = gr.Markdown()
+            run = gr.Button("Stylize", variant="primary", elem_id="stylize-button")
+        with gr.Column():
+            output = gr.Image(
+                label="Stylized",
+                format="png",
+                interactive=False,
+                height=360,
+                buttons=["download", "fullscreen"],
+                elem_id="output",
+            )
+            table = gr.Dataframe(
+                label="Gram-loss metrics: relative distance to the style (lower = closer)",
+                headers=["measure", "input", "output"],
+                interactive=False,
+            )
+            chart = distance_plot("Distance to the style, per layer", "input", "output")
+    examples = gr.Examples(
+        example_rows,
+        inputs=[selfie, style],
+        label="Try a sample portrait: one click",
+        example_labels=[f"{Path(path).stem.replace('_', ' ')} · {look}" for path, look in example_rows],
+    )
+    return SimpleNamespace(
+        selfie=selfie,
+        style=style,
+        gallery=gallery,
+        strength=strength,
+        face_protect=face_protect,
+        preserve_color=preserve_color,
+        mix_with=mix_with,
+        mix_ratio=mix_ratio,
+        region=region,
+        hub_repo=hub_repo,
+        hub_load=hub_load,
+        hub_message=hub_message,
+        run=run,
+        output=output,
+        table=table,
+        chart=chart,
+        examples=examples,
+    )

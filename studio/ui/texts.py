@@ -1,0 +1,41 @@
+"""The app's words: the introduction, and how learning goes or ended."""
+
+from __future__ import annotations
+
+import studio
+
+EMPTY_LEARN_STATUS = "Upload samples: a preview appears at once; **Learn** refines it."
+
+
+INTRO = """# Personal Style Studio
+Restyle a selfie with a built-in look, **learn your own look** from a few pictures, and share it on the Hugging
+Face Hub. The numbers under the result are Gram-loss distances to the style (lower = closer)."""
+
+
+def learn_status(update: studio.LearnUpdate, stopping: bool = False) -> str:
+    """How learning goes (shown with the progress bar: time left, latest losses) or how it ended."""
+    if update.style is not None and not update.total:
+        parts = studio.describe_mix(update.style.metadata.get("zero_shot_mix") or {})
+        graded = " with a colour grade" if update.style.color_lut is not None else ""
+        return (
+            f"**{update.style.name}**: instant mix of built-in looks ({parts}){graded} in {update.elapsed:.0f} s. "
+            "Selected in the Stylize tab."
+        )
+    if update.style is not None:
+        meta = update.style.metadata
+        how = "stopped early; kept the best so far" if meta.get("cancelled") else "done"
+        kept = studio.describe_kept(meta, update.step)
+        both = (
+            f"Selected in the Stylize tab; the instant mix is kept beside it as **{studio.instant_name(update.style.name)}**."
+            if update.style.zero_shot is not None
+            else "Selected in the Stylize tab."
+        )
+        return (
+            f"**{update.style.name}**: {how} after {update.step}/{update.total} steps in {update.elapsed:.0f} s. "
+            + (f"{kept} " if kept else "")
+            + both
+        )
+    if stopping:
+        return "Stopping after this step…"
+    eta = "" if update.eta is None else f"about {update.eta:.0f} s left · "
+    return eta + " · ".join(f"{term} {value:.3g}" for term, value in update.losses.items() if term != "objective")
