@@ -86,6 +86,8 @@ def check_style_name(name: str, pipe: PersonalStylePipeline) -> str:
 
 def check_repo_id(repo_id: str) -> str:
     repo_id = (repo_id or "").strip()
+    if not repo_id:
+        raise StudioError("type a Hub repo id first, like 'user-or-org/style-name'")
     if not REPO_ID.match(repo_id):
         raise StudioError(f"{repo_id!r} is not a Hub repo id; it looks like 'user-or-org/style-name'")
     return repo_id

@@ -234,3 +234,17 @@ def test_a_hostile_style_zip_is_refused_and_writes_nothing_outside_the_session(s
         created
     )
     assert not list(Path(served.GRADIO_CACHE).parent.rglob("escaped.txt"))
+
+
+def test_an_expected_error_is_one_log_line_and_no_traceback(server, tmp_path, caplog, capfd):
+    import logging
+
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8 this is not a picture")
+    with caplog.at_level(logging.INFO, logger="personal_style_studio"):
+        with pytest.raises(AppError, match="not a readable image"):
+            stylize(client(server), bad, "warm")
+    records = [r for r in caplog.records if r.name == "personal_style_studio"]
+    assert [r.levelname for r in records] == ["INFO"] and "\n" not in records[0].getMessage()
+    assert records[0].getMessage().startswith("refused in stylize: ")
+    assert "Traceback" not in capfd.readouterr().err

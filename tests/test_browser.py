@@ -178,3 +178,22 @@ def test_the_token_field_is_emptied_even_when_a_push_fails(page):
     while field.input_value() and time.monotonic() < deadline:
         page.wait_for_timeout(200)
     assert field.input_value() == ""
+
+
+def test_a_failed_hub_load_says_why_and_leaves_every_picker_usable(page, monkeypatch, tmp_path):
+    """Nothing listens on the Hub address: the reason stays under the Load button, no error badge covers the Style
+    dropdown, and the dropdown still changes the style."""
+    from test_hub import use_endpoint
+
+    use_endpoint(monkeypatch, f"http://127.0.0.1:{free_port()}", tmp_path / "hf")
+    page.get_by_text("A style from the Hub").click()
+    page.get_by_label("Repo id").first.fill("someone/missing-style")
+    page.get_by_role("button", name="Load", exact=True).click()
+    page.get_by_text("Not loaded:").first.wait_for(state="visible", timeout=60_000)
+    page.wait_for_timeout(500)
+    assert page.get_by_text("Not loaded:").first.is_visible()  # it stays, unlike a popup
+    style = page.locator("#style")
+    assert style.locator(".error").count() == 0 and page.locator(".status-tracker.error, .error.svelte").count() == 0
+    style.locator("input").click()
+    page.get_by_role("option", name="noir", exact=True).click()
+    assert style.locator("input").input_value() == "noir"

@@ -89,9 +89,15 @@ def test_check_style_name_refuses_empty_odd_long_and_built_in_names(tiny_pipe, n
         studio.check_style_name(name, tiny_pipe)
 
 
-@pytest.mark.parametrize("repo_id", ["", "noslash", "a/b/c", "../etc", "/abs/path", "user/ bad"])
+@pytest.mark.parametrize("repo_id", ["noslash", "a/b/c", "../etc", "/abs/path", "user/ bad"])
 def test_check_repo_id_refuses_paths_and_malformed_ids(repo_id):
     with pytest.raises(studio.StudioError, match="not a Hub repo id"):
+        studio.check_repo_id(repo_id)
+
+
+@pytest.mark.parametrize("repo_id", ["", "  ", None])
+def test_an_empty_repo_id_asks_for_one(repo_id):
+    with pytest.raises(studio.StudioError, match=r"^type a Hub repo id first, like 'user-or-org/style-name'$"):
         studio.check_repo_id(repo_id)
 
 

@@ -252,6 +252,14 @@ class Handlers:
         style = studio.load_hub_style(self.pipe, repo_id)
         return (*self.with_style(style, session_styles), f"Loaded **{style.name}** from `{repo_id.strip()}`.")
 
+    def load_from_hub_on_page(self, repo_id: str, session_styles: dict[str, PersonalStyle]) -> tuple[Any, ...]:
+        """:meth:`load_from_hub` for the page: a failure leaves the style pickers as they were and says why in the
+        status area under the Load button, where it stays (the API endpoint raises instead)."""
+        try:
+            return self.load_from_hub(repo_id, session_styles)
+        except gr.Error as exc:
+            return (session_styles, gr.update(), gr.update(), gr.update(), f"**Not loaded:** {exc.message}")
+
     @readable_errors
     def push(
         self,

@@ -37,11 +37,13 @@ def readable_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         if studio.is_out_of_memory(exc):
             studio.free_memory()
             logger.warning("out of memory in %s: %s", fn.__name__, type(exc).__name__)
-            return gr.Error(studio.OUT_OF_MEMORY[0].upper() + studio.OUT_OF_MEMORY[1:] + ".")
+            return gr.Error(studio.OUT_OF_MEMORY[0].upper() + studio.OUT_OF_MEMORY[1:] + ".", print_exception=False)
         if isinstance(exc, (ImageError, StyleError, studio.StudioError, ValueError)):
-            return gr.Error(str(exc))
+            message = str(exc)
+            logger.info("refused in %s: %s", fn.__name__, " ".join(message.split()))  # one line, no traceback
+            return gr.Error(message, print_exception=False)
         logger.exception("unexpected failure in %s", fn.__name__)
-        return gr.Error(f"Something went wrong ({type(exc).__name__}); please try again.")
+        return gr.Error(f"Something went wrong ({type(exc).__name__}); please try again.", print_exception=False)
 
     if inspect.isgeneratorfunction(fn):
 

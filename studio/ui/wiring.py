@@ -89,8 +89,13 @@ def wire(
     demo.unload(handlers.end_session)
 
     load_outputs = [*style_lists, stylize.hub_message]
-    stylize.hub_load.click(handlers.load_from_hub, [stylize.hub_repo, state], load_outputs, api_name="load_style")
-    share.load.click(handlers.load_from_hub, [share.load_repo, state], [*style_lists, share.load_message], **private)
+    # on the page a failed load says why under the button and leaves the pickers alone; the API raises instead
+    stylize.hub_load.click(handlers.load_from_hub_on_page, [stylize.hub_repo, state], load_outputs, **private)
+    share.load.click(
+        handlers.load_from_hub_on_page, [share.load_repo, state], [*style_lists, share.load_message], **private
+    )
+    api_only = gr.Button(visible=False, render=True)
+    api_only.click(handlers.load_from_hub, [stylize.hub_repo, state], load_outputs, api_name="load_style")
     share.download.click(handlers.download_style, [share.style, state], share.style_file, api_name="download_style")
     share.upload.upload(
         handlers.upload_style,
