@@ -6,8 +6,10 @@
 from pipeline.learn_summary import describe_kept, describe_mix, judge
 
 from .charts import (
+    CONTENT_ROW,
     HISTORY_COLUMNS,
     chart_order,
+    closeness,
     distance_chart,
     distance_table,
     learned_metrics,
@@ -50,6 +52,7 @@ from .service import (
 from .sessions import SessionFiles, load_region, load_upload
 
 __all__ = [
+    "CONTENT_ROW",
     "HISTORY_COLUMNS",
     "MAX_EXTRA",
     "MAX_SAMPLES",
@@ -64,6 +67,7 @@ __all__ = [
     "StudioError",
     "StylizeResult",
     "chart_order",
+    "closeness",
     "check_learn_inputs",
     "check_repo_id",
     "check_style_name",

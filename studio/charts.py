@@ -20,11 +20,33 @@ def _sig(value: float) -> float:
     return float(f"{value:.4g}") if math.isfinite(value) else value
 
 
+TAP_WORDS = {"relu1_2": "fine detail", "relu2_2": "texture", "relu3_3": "patterns"}  # what each layer sees
+CONTENT_ROW = "change from your photo (relu2_2 content)"
+
+
+def tap_row(tap: str) -> str:
+    """A table row's label in words, the layer in brackets: "distance to the style: texture (relu2_2)"."""
+    return f"distance to the style: {TAP_WORDS.get(tap, 'layer')} ({tap})"
+
+
 def distance_table(series: dict[str, dict[str, float]]) -> pd.DataFrame:
     """``{image label: {tap: relative Gram distance}}`` -> one row per tap, one column per image label."""
     taps = list(next(iter(series.values()), {}))
-    rows = [{"measure": f"style distance · {tap}", **{k: _sig(v[tap]) for k, v in series.items()}} for tap in taps]
+    rows = [{"measure": tap_row(tap), **{k: _sig(v[tap]) for k, v in series.items()}} for tap in taps]
     return pd.DataFrame(rows, columns=["measure", *series])
+
+
+def closeness(metrics: dict[str, Any]) -> str:
+    """How much closer to the style the output is than the input, in words (mean over layers of the ratio of
+    their Gram distances): "58% closer to the style than your photo"."""
+    before, after = metrics.get("input_style_loss", {}), metrics.get("style_loss", {})
+    ratios = [after[t] / before[t] for t in after if before.get(t, 0) > 0 and math.isfinite(after[t])]
+    if not ratios:
+        return "no distance to the style measured"
+    gain = 1 - sum(ratios) / len(ratios)
+    return (
+        f"{gain:.0%} closer to the style than your photo" if gain >= 0.005 else "no closer to the style than your photo"
+    )
 
 
 def distance_chart(series: dict[str, dict[str, float]]) -> pd.DataFrame:
@@ -48,7 +70,7 @@ def metrics_table(metrics: dict[str, Any]) -> pd.DataFrame:
     and a content row (distance to the input's relu2_2 features: 0 for the input itself)."""
     table = distance_table(_stylize_series(metrics))
     if "content_loss" in metrics:
-        content = {"measure": "content distance · relu2_2", "input": 0.0, "output": _sig(metrics["content_loss"])}
+        content = {"measure": CONTENT_ROW, "input": 0.0, "output": _sig(metrics["content_loss"])}
         table = pd.concat([table, pd.DataFrame([content])], ignore_index=True)
     return table
 

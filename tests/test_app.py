@@ -49,7 +49,7 @@ def test_stylize_with_a_built_in_style_returns_image_and_metrics(server):
     image, table, chart = stylize(client(server), ASTRONAUT, "warm", strength=0.7, preserve_color=True)
     assert Image.open(image["path"]).size == Image.open(ASTRONAUT).size
     assert table["headers"] == ["measure", "input", "output"] and len(table["data"]) == 4
-    assert [row[0] for row in table["data"]][-1] == "content distance · relu2_2"
+    assert [row[0] for row in table["data"]][-1] == "change from your photo (relu2_2 content)"
     assert all(isinstance(v, float) and v >= 0 for row in table["data"] for v in row[1:])
     assert len(chart["data"]) == 6 and chart["mark"] == "bar"
 

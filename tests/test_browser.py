@@ -83,7 +83,8 @@ def test_upload_a_portrait_click_stylize_and_see_the_result(page, tmp_path):
     page.locator("#stylize-button").click()
     page.locator("#output img").first.wait_for(state="visible", timeout=60_000)
     page.wait_for_function("document.querySelector('#output img').complete", timeout=30_000)
-    page.get_by_text("content distance · relu2_2").first.wait_for(state="attached", timeout=30_000)
+    page.get_by_text("change from your photo (relu2_2 content)").first.wait_for(state="attached", timeout=30_000)
+    page.get_by_text(re.compile(r"How close: (\d+% closer|no closer) to the style than your photo")).first.wait_for()
     first = output_src(page)
     assert first and "/gradio_api/file=" in first
     screenshot = tmp_path / "stylize.png"
@@ -163,7 +164,7 @@ def test_learn_a_look_from_uploaded_samples_then_stylize_with_it(page, tmp_path)
     page.locator("#selfie img").first.wait_for(state="visible", timeout=30_000)
     page.locator("#stylize-button").click()
     page.locator("#output img").first.wait_for(state="visible", timeout=60_000)
-    page.get_by_text("content distance · relu2_2").first.wait_for(state="attached", timeout=30_000)
+    page.get_by_text("change from your photo (relu2_2 content)").first.wait_for(state="attached", timeout=30_000)
 
 
 def test_the_token_field_is_emptied_even_when_a_push_fails(page):

@@ -28,7 +28,8 @@ def test_stylize_returns_the_image_a_metrics_table_and_chart_data(tiny_pipe, por
     result = studio.stylize(tiny_pipe, image, tiny_pipe.styles["warm"], strength=0.8, preserve_color=True)
     assert result.image.size == image.size
     assert list(result.table.columns) == ["measure", "input", "output"]
-    assert list(result.table["measure"]) == [*(f"style distance · {tap}" for tap in TAPS), "content distance · relu2_2"]
+    assert list(result.table["measure"]) == [*map(studio.charts.tap_row, TAPS), studio.CONTENT_ROW]
+    assert studio.charts.tap_row("relu2_2") == "distance to the style: texture (relu2_2)"
     assert result.table["input"].iloc[-1] == 0.0 and result.table["output"].iloc[-1] > 0
     assert result.table["output"].iloc[0] == pytest.approx(result.metrics["style_loss"]["relu1_2"], rel=1e-3)
     assert list(result.chart["bar"]) == [f"{tap} {image}" for tap in TAPS for image in ("input", "output")]
@@ -255,3 +256,11 @@ def test_load_region_merges_layers_and_ignores_an_empty_canvas(tmp_path):
     (tmp_path / "junk.png").write_bytes(b"not a png")
     with pytest.raises(ImageError, match="painted region"):
         studio.load_region([tmp_path / "junk.png"])
+
+
+def test_closeness_says_how_much_closer_the_result_is_in_words():
+    metrics = {"input_style_loss": {"a": 1.0, "b": 2.0}, "style_loss": {"a": 0.5, "b": 0.6}}
+    assert studio.closeness(metrics) == "60% closer to the style than your photo"
+    worse = {"input_style_loss": {"a": 1.0}, "style_loss": {"a": 1.2}}
+    assert studio.closeness(worse) == "no closer to the style than your photo"
+    assert studio.closeness({}) == "no distance to the style measured"

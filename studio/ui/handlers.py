@@ -70,7 +70,7 @@ class Handlers:
         region: dict[str, Any] | None,
         session_styles: dict[str, PersonalStyle],
         request: gr.Request = None,
-    ) -> tuple[str, pd.DataFrame, pd.DataFrame]:
+    ) -> tuple[str, Any, pd.DataFrame]:
         session = self.keep(request, selfie, (region or {}).get("layers"))
         image = upload_image(selfie, max_side=studio.MAX_SIDE)
         style = studio.resolve_style(self.pipe, style_name, session_styles, mix_with, float(mix_ratio or 0))
@@ -78,7 +78,12 @@ class Handlers:
         result = studio.stylize(
             self.pipe, image, style, float(strength), bool(preserve_color), float(face_protect or 0), mask
         )
-        return self.output(session, result.image, "stylized"), result.table, result.chart
+        summary = f"How close: {studio.closeness(result.metrics)} (lower distance = closer)"
+        return (
+            self.output(session, result.image, "stylized"),
+            gr.update(value=result.table, label=summary),
+            result.chart,
+        )
 
     @staticmethod
     def region_canvas(selfie: Any) -> dict[str, Any] | None:

@@ -67,11 +67,12 @@ def stylize_tab(bank: list[tuple[str, str]], thumbnails: list, example_rows: lis
                 elem_id="output",
             )
             table = gr.Dataframe(
-                label="Gram-loss metrics: relative distance to the style (lower = closer)",
+                label="How close to the style (Gram-loss distance; lower = closer)",
                 headers=["measure", "input", "output"],
                 interactive=False,
             )
-            chart = distance_plot("Distance to the style, per layer", "input", "output")
+            with gr.Accordion("Per-layer chart", open=False):
+                chart = distance_plot("Distance to the style, per layer", "input", "output")
     examples = gr.Examples(
         example_rows,
         inputs=[selfie, style],
