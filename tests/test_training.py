@@ -143,17 +143,22 @@ def tiny_pretrain(tiny_pipe, tmp_path):
     return config, tmp_path / "run"
 
 
-def test_flat_crops_are_drawn_again(tiny_pretrain):
+def test_batches_share_one_position_and_are_never_flat(tiny_pretrain):
     config, out = tiny_pretrain
     from pipeline import PersonalStylePipeline
 
     pairs = Pairs(config, PersonalStylePipeline.from_pretrained(config.weights), out / "pairs")
     assert pairs.stems[0] == "p0" and "p5" not in pairs.stems and pairs.val == [pairs.stems.index("p4")]
     rng = __import__("random").Random(0)
+    ink = pairs.names.index("ink")
     for _ in range(30):
-        x, y = pairs.crop_pair(pairs.names.index("ink"), 0, rng)
-        assert x.shape == y.shape == (3, 32, 32)
-        assert x.flatten(1).std(1).max() * 255 >= 2  # never an exactly flat crop while the photo has texture
+        x, y, (top, left) = pairs.batch([ink, ink, 0], rng)
+        assert x.shape == y.shape == (3, 3, 32, 32)
+        assert (x.flatten(2).std(2).amax(1) * 255 >= 2).all()  # p0's flat sky is never drawn where it is flat
+        matches = [
+            i for i in pairs.train if torch.equal(pairs.window(0, i, top, left, 32)[0], x[2])
+        ]  # the photo style's crop is some training photo's window at the shared position
+        assert matches
 
 
 def test_pretraining_checkpoints_resumes_and_exports(tiny_pretrain, tmp_path):

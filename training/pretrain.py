@@ -135,30 +135,41 @@ class Pairs:
             y = apply_lut(y, style.color_lut)
         return (y[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
 
-    def crop_pair(self, style: int, photo: int, rng: random.Random) -> tuple[torch.Tensor, torch.Tensor]:
-        """Aligned random (3, S, S) crops of the photo and its target in [0, 1], drawn again while flat."""
-        x_full, y_full, side = self.photos[photo], self.target(style, photo), self.config.crop
-        h, w = x_full.shape[:2]
-        for _ in range(10):
-            top, left = rng.randrange(h - side + 1), rng.randrange(w - side + 1)
-            x = x_full[top : top + side, left : left + side]
-            if x.std(axis=(0, 1)).max() >= self.config.min_std * 255:
-                break
-        y = y_full[top : top + side, left : left + side]
-        pair = [torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).float() / 255 for a in (x, y)]
-        if rng.random() < 0.5:
-            pair = [t.flip(-1) for t in pair]
-        return pair[0], pair[1]
-
-    def centre(self, style: int, photo: int, side: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
-        x_full, y_full = self.photos[photo], self.target(style, photo)
-        h, w = x_full.shape[:2]
-        top, left = (h - side) // 2, (w - side) // 2
+    def window(self, style: int, photo: int, top: int, left: int, side: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (3, S, S) window at (top, left) of a photo and of its target, in [0, 1]."""
+        x, y = self.photos[photo], self.target(style, photo)
         return tuple(
             torch.from_numpy(np.ascontiguousarray(a[top : top + side, left : left + side])).permute(2, 0, 1).float()
             / 255
-            for a in (x_full, y_full)
+            for a in (x, y)
         )
+
+    def batch(self, styles: list[int], rng: random.Random) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int]]:
+        """Aligned crops of random training photos and their targets for ``styles``, (B, 3, S, S) each, all at one
+        random position, which is returned as the generator's ``origin``: looks with a fixed grid (halftone,
+        screentone) stay in phase with the generator's pattern branch. No flips: strokes have a direction. A
+        photo that is flat at that position is swapped for another."""
+        side = self.config.crop
+        photos = [rng.choice(self.train) for _ in styles]
+        h = min(self.photos[p].shape[0] for p in photos)
+        w = min(self.photos[p].shape[1] for p in photos)
+        top, left = rng.randrange(h - side + 1), rng.randrange(w - side + 1)
+        xs, ys = [], []
+        for style, photo in zip(styles, photos, strict=True):
+            for _ in range(10):
+                x = self.photos[photo][top : top + side, left : left + side]
+                if x.std(axis=(0, 1)).max() >= self.config.min_std * 255:
+                    break
+                photo = rng.choice(self.train)
+            x, y = self.window(style, photo, top, left, side)
+            xs.append(x)
+            ys.append(y)
+        return torch.stack(xs), torch.stack(ys), (top, left)
+
+    def centre(self, photo: int, side: int = 256) -> tuple[int, int]:
+        """(top, left) of the centre window of a photo."""
+        h, w = self.photos[photo].shape[:2]
+        return (h - side) // 2, (w - side) // 2
 
 
 def start_codes(pipe: PersonalStylePipeline, names: list[str], seed: int) -> torch.Tensor:
@@ -192,8 +203,10 @@ def validate(generator: Generator, codes: torch.Tensor, pairs: Pairs, config: Pr
     for style, name in enumerate(pairs.names):
         ours = photo = 0.0
         for index in pairs.val:
-            x, y = pairs.centre(style, index)
-            ours += float(paired_loss(generator(x[None], codes[style : style + 1]), y[None], config.grad_weight))
+            origin = pairs.centre(index)
+            x, y = pairs.window(style, index, *origin, 256)
+            output = generator(x[None], codes[style : style + 1], origin=origin)
+            ours += float(paired_loss(output, y[None], config.grad_weight))
             photo += float(paired_loss(x[None], y[None], config.grad_weight))
         out[name] = [round(ours / len(pairs.val), 5), round(photo / len(pairs.val), 5)]
     generator.train()
@@ -255,11 +268,9 @@ def pretrain(config: PretrainConfig, out: Path, threads: int | None = None) -> P
         for group, base in zip(optimizer.param_groups, (config.lr, config.code_lr), strict=True):
             group["lr"] = base * lr_factor(step, config)
         styles = [random.randrange(len(pairs.names)) for _ in range(config.batch)]
-        batch = [pairs.crop_pair(s, random.choice(pairs.train), random) for s in styles]
-        x = torch.stack([b[0] for b in batch])
-        y = torch.stack([b[1] for b in batch])
+        x, y, origin = pairs.batch(styles, random)
         x = (x + config.dither * (torch.rand_like(x) - 0.5)).clamp(0, 1)
-        output = generator(x, codes[styles])
+        output = generator(x, codes[styles], origin=origin)
         losses = [paired_loss(output[i : i + 1], y[i : i + 1], config.grad_weight) for i in range(config.batch)]
         loss = torch.stack(losses).mean()
         optimizer.zero_grad(set_to_none=True)
