@@ -136,13 +136,16 @@ class LearnUpdate:
     elapsed: float
     style: PersonalStyle | None = None
     withheld: int = 0  # samples the run validates on (0: its own)
+    pace_from: tuple[int, float] | None = None  # (step, elapsed) of the run's first step: the pace is measured after
 
     @property
     def eta(self) -> float | None:
-        """Seconds left at the pace so far, or None before the first step."""
-        if self.step <= 0 or self.total <= 0:
+        """Seconds left at the pace of the steps since the first one (the first also pays for the setup: loading,
+        targets, the start's validation), or None until two steps have been timed."""
+        if self.pace_from is None or self.total <= 0 or self.step <= self.pace_from[0]:
             return None
-        return self.elapsed / self.step * max(self.total - self.step, 0)
+        step0, elapsed0 = self.pace_from
+        return (self.elapsed - elapsed0) / (self.step - step0) * max(self.total - self.step, 0)
 
 
 def check_learn_inputs(
@@ -183,9 +186,15 @@ def learn_stream(
     config = preset(quality, steps, size)  # as learn_style makes it, to draw the bar before the run ends
     withheld = withheld_count(len(samples), config.holdout)
 
+    first: list[tuple[int, float]] = []
+
     def report(step: int, total: int, losses: dict[str, float], preview: Image.Image | None) -> bool:
         values = {term: float(value) for term, value in losses.items()}
-        updates.put(LearnUpdate(step, total, values, preview, time.monotonic() - start, None, withheld))
+        elapsed = time.monotonic() - start
+        if step >= 1 and not first:
+            first.append((step, elapsed))
+        pace_from = first[0] if first else None
+        updates.put(LearnUpdate(step, total, values, preview, elapsed, None, withheld, pace_from))
         return stop.is_set()
 
     def work() -> None:

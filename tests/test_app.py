@@ -248,3 +248,33 @@ def test_an_expected_error_is_one_log_line_and_no_traceback(server, tmp_path, ca
     assert [r.levelname for r in records] == ["INFO"] and "\n" not in records[0].getMessage()
     assert records[0].getMessage().startswith("refused in stylize: ")
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_learning_progress_is_in_words_with_a_time_left_from_the_steps_pace():
+    first = studio.LearnUpdate(1, 21, {"style": 19.6}, None, 20.0, pace_from=(1, 20.0))  # setup made step 1 slow
+    assert learn_status(first) == "Learning your look: step 1 of 21, estimating the time left."
+    later = studio.LearnUpdate(11, 21, {"style": 9.1}, None, 30.0, pace_from=(1, 20.0))
+    assert later.eta == 10.0  # 1 s a step since step 1, not 30/11 s
+    assert learn_status(later) == "Learning your look: step 11 of 21, about 10 s left."
+
+
+def test_a_second_visitor_who_asks_to_learn_hears_that_another_run_holds_the_slot(tiny_pipe, tmp_path):
+    from types import SimpleNamespace
+
+    from studio.ui.handlers import Handlers
+
+    handlers = Handlers(tiny_pipe, Image.new("RGB", (64, 64)), studio.SessionFiles(tmp_path))
+    me = SimpleNamespace(session_hash="me")
+    assert handlers.arm_stop(me) == gr_skip()  # nobody else is learning: the status stays as it is
+    handlers.learning["other"] = None  # their run is still setting up
+    assert handlers.arm_stop(me).startswith("Another visitor is learning a style right now. Yours starts when theirs")
+    handlers.learning["other"] = studio.LearnUpdate(11, 21, {}, None, 30.0, pace_from=(1, 20.0))
+    assert "in about 10 s" in handlers.arm_stop(me)
+    handlers.learning = {"me": None}
+    assert handlers.arm_stop(me) == gr_skip()  # one's own run does not make one wait
+
+
+def gr_skip():
+    import gradio as gr
+
+    return gr.skip()

@@ -198,3 +198,14 @@ def test_a_failed_hub_load_says_why_and_leaves_every_picker_usable(page, monkeyp
     style.locator("input").click()
     page.get_by_role("option", name="noir", exact=True).click()
     assert style.locator("input").input_value() == "noir"
+
+
+def test_an_animated_gif_says_which_frame_it_used(page, tmp_path):
+    frames = [Image.new("RGB", (96, 96), colour) for colour in ((200, 40, 40), (40, 200, 40))]
+    gif = tmp_path / "blink.gif"
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=200, loop=0)
+    page.locator("#selfie input[type=file]").set_input_files(str(gif))
+    page.locator("#selfie img").first.wait_for(state="visible", timeout=30_000)
+    page.locator("#stylize-button").click()
+    page.get_by_text("blink.gif: animated image; using its first frame").first.wait_for(timeout=60_000)
+    page.locator("#output img").first.wait_for(state="visible", timeout=60_000)

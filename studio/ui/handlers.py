@@ -24,7 +24,7 @@ from .inputs import (
     upload_paths,
     uploads,
 )
-from .texts import EMPTY_LEARN_STATUS, learn_status
+from .texts import EMPTY_LEARN_STATUS, busy_status, learn_status
 
 
 class Handlers:
@@ -45,6 +45,7 @@ class Handlers:
         self.files = files
         self.is_upload = is_upload
         self.stop_flags: dict[str, threading.Event] = {}
+        self.learning: dict[str, studio.LearnUpdate | None] = {}  # session -> its run's latest report
 
     def keep(self, request: gr.Request | None, *values: Any) -> str:
         """Record the uploads in ``values`` as ``request``'s session's -> the session key."""
@@ -122,8 +123,13 @@ class Handlers:
         thumbs = [self.output(session, thumb, "sample") for thumb in studio.sample_thumbnails(sample_images)]
         return self.output(session, preview, "preview"), status, gr.update(value=thumbs, visible=True)
 
-    def arm_stop(self, request: gr.Request) -> None:
+    def arm_stop(self, request: gr.Request) -> Any:
+        """Before learning is queued: a fresh stop flag, and a word if another visitor's run holds the slot."""
         self.stop_flags[request.session_hash] = threading.Event()
+        others = [u for session, u in self.learning.items() if session != request.session_hash]
+        if not others:
+            return gr.skip()
+        return busy_status(others[0].eta if others[0] is not None else None)
 
     def stop(self, request: gr.Request) -> None:
         """The Stop button, or the tab closed: end this session's learning at its next step."""
@@ -157,6 +163,7 @@ class Handlers:
         name = studio.check_style_name(name, self.pipe)
         sample_images, content_images, pairs = learn_uploads(samples, content, before, after)
         stop = self.stop_flags.setdefault(session, threading.Event())
+        self.learning[session] = None
         history: list[studio.LearnUpdate] = []
         skip = gr.skip()
         try:
@@ -177,11 +184,13 @@ class Handlers:
                     yield self.learned(update, history, session_styles, portrait, session)
                     continue
                 history.append(update)
+                self.learning[session] = update
                 if update.total:
                     progress((update.step, update.total), desc=learn_status(update, stop.is_set()), unit="steps")
                 preview = skip if update.preview is None else self.output(session, update.preview, "preview")
                 yield (preview, "", studio.loss_history(history), *[skip] * 7)
         finally:
+            self.learning.pop(session, None)
             if self.stop_flags.get(session) is stop:
                 del self.stop_flags[session]
 

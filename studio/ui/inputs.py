@@ -6,6 +6,7 @@ import base64
 import functools
 import inspect
 import logging
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -98,12 +99,19 @@ def uploads(value: Any) -> list[tuple[str, str]]:
 
 
 def upload_images(value: Any, max_side: int | None = None) -> list[Image.Image]:
+    """The uploaded pictures; what loading them noticed (an animated GIF's first frame used, an unusable colour
+    profile ignored) is shown to the visitor as a warning, naming the file they gave."""
     images = []
     for path, name in uploads(value):
-        if path.startswith("data:"):
-            images.append(load_image(base64.b64decode(path.partition(",")[2])))
-        else:
-            images.append(studio.load_upload(path, name, max_side))
+        with warnings.catch_warnings(record=True) as noticed:
+            warnings.simplefilter("always")
+            if path.startswith("data:"):
+                images.append(load_image(base64.b64decode(path.partition(",")[2])))
+            else:
+                images.append(studio.load_upload(path, name, max_side))
+        for warning in noticed:
+            text = str(warning.message).replace(path, name).split(": ", 1)[-1]
+            gr.Warning(f"{name}: {text}")
     return images
 
 

@@ -37,5 +37,11 @@ def learn_status(update: studio.LearnUpdate, stopping: bool = False) -> str:
         )
     if stopping:
         return "Stopping after this step…"
-    eta = "" if update.eta is None else f"about {update.eta:.0f} s left · "
-    return eta + " · ".join(f"{term} {value:.3g}" for term, value in update.losses.items() if term != "objective")
+    left = "estimating the time left" if update.eta is None else f"about {max(1, round(update.eta))} s left"
+    return f"Learning your look: step {update.step} of {update.total}, {left}."
+
+
+def busy_status(eta: float | None) -> str:
+    """What a visitor sees who asks to learn while another visitor's run holds the learning slot."""
+    wait = "" if eta is None else f", in about {max(1, round(eta))} s"
+    return f"Another visitor is learning a style right now. Yours starts when theirs ends{wait}; keep this tab open."

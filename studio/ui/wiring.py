@@ -75,7 +75,7 @@ def wire(
         learn.chart,
         learn.instant,
     ]
-    learn.learn.click(handlers.arm_stop, None, None, queue=False, **private).then(
+    learn.learn.click(handlers.arm_stop, None, learn.status, queue=False, **private).then(
         handlers.learn,
         learn_inputs,
         learn_outputs,
