@@ -34,6 +34,13 @@ MAX_FILE_SIZE = "10mb"  # per upload, enforced by the server before any handler 
 STYLIZE_CONCURRENCY = 2  # stylize/preview calls at once (they share the device); learning runs one at a time
 QUEUE_SIZE = 16  # waiting events in all; more get "busy" (HTTP 503): at ~0.4 stylize/s on 2 CPU cores, a 40 s wait
 SESSION_TTL = 3600  # seconds: a session's files are deleted when its tab closes, and at the latest this old
+CSS = """
+#style-gallery .grid-wrap { height: auto !important; max-height: none !important; overflow: visible !important; }
+#style-gallery .caption-label { font-size: 11px; white-space: normal; overflow-wrap: anywhere; text-overflow: clip; }
+@media (max-width: 640px) {
+  #style-gallery .grid-container { grid-template-columns: repeat(3, minmax(0, 1fr)) !important; }
+}
+"""  # the gallery shows every style, no inner scroll, with full names
 # shown first when the bank has them: the clearest looks at one click (pastel and noir match their defining functions
 # best, halftone prints a real dot screen; benchmarks/results/fidelity.md); watercolor and cartoon barely change a photo
 EXAMPLE_STYLES = ("pastel", "halftone", "noir")
@@ -90,6 +97,7 @@ def serve(
         prevent_thread_lock=prevent_thread_lock,
         footer_links=["api", "gradio"],
         theme=gr.themes.Soft(),
+        css=CSS,
     )
     return demo
 

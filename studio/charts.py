@@ -40,7 +40,17 @@ def closeness(metrics: dict[str, Any]) -> str:
     """How much closer to the style the output is than the input, in words (mean over layers of the ratio of
     their Gram distances): "58% closer to the style than your photo"."""
     before, after = metrics.get("input_style_loss", {}), metrics.get("style_loss", {})
-    ratios = [after[t] / before[t] for t in after if before.get(t, 0) > 0 and math.isfinite(after[t])]
+    return _closeness([after[t] / before[t] for t in after if before.get(t, 0) > 0 and math.isfinite(after[t])])
+
+
+def closeness_of_table(table: pd.DataFrame) -> str:
+    """:func:`closeness` from a :func:`metrics_table` (its style rows' input and output columns)."""
+    rows = table[table["measure"].astype(str).str.startswith("distance to the style")]
+    pairs = [(float(i), float(o)) for i, o in zip(rows["input"], rows["output"], strict=True)]
+    return _closeness([o / i for i, o in pairs if i > 0 and math.isfinite(o)])
+
+
+def _closeness(ratios: list[float]) -> str:
     if not ratios:
         return "no distance to the style measured"
     gain = 1 - sum(ratios) / len(ratios)

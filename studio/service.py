@@ -23,6 +23,7 @@ from PIL import Image
 
 from pipeline import PersonalStyle, PersonalStylePipeline, StyleError
 from pipeline.images import fit_long_side
+from pipeline.pipeline import PHOTO
 from pipeline.style import mix_styles
 
 from .charts import metrics_chart, metrics_table
@@ -98,7 +99,12 @@ def style_gallery(
     """Every built-in style applied to a small copy of ``portrait``: [(thumbnail, style name)]. Build once at
     launch; on CPU it costs about one small forward pass per style."""
     small = fit_long_side(portrait.convert("RGB"), side)
-    return [(pipe(small, style=name, metrics=False).images[0], name) for name in pipe.styles]
+    return [(pipe(small, style=name, metrics=False).images[0], name) for name in look_names(pipe)]
+
+
+def look_names(pipe: PersonalStylePipeline) -> list[str]:
+    """The built-in styles a visitor picks from: the bank without 'photo' (the unchanged picture)."""
+    return [name for name in pipe.styles if name != PHOTO]
 
 
 # --- learning ------------------------------------------------------------------------------------------------

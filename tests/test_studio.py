@@ -59,9 +59,9 @@ def test_resolve_style_errors(tiny_pipe, name, mix_with, ratio, error, message):
         studio.resolve_style(tiny_pipe, name, {}, mix_with=mix_with, mix_ratio=ratio)
 
 
-def test_style_gallery_has_one_small_thumbnail_per_built_in_style(tiny_pipe, portrait):
+def test_style_gallery_has_one_small_thumbnail_per_built_in_look(tiny_pipe, portrait):
     gallery = studio.style_gallery(tiny_pipe, portrait, side=48)
-    assert [name for _, name in gallery] == ["photo", "warm", "cool"]
+    assert [name for _, name in gallery] == ["warm", "cool"]  # not "photo": it changes nothing
     assert all(thumb.size == (48, 48) for thumb, _ in gallery)
 
 
@@ -158,7 +158,8 @@ def test_learn_stream_reports_each_step_then_the_style(tiny_pipe, portrait, hopp
     assert [(u.step, u.total) for u in updates] == [(0, 2), (1, 2), (2, 2), (2, 2)]
     assert all(u.style is None for u in updates[:-1]) and updates[-1].style.name == "mine"
     assert updates[0].preview is not None and updates[0].eta is None  # step 0: the zero-shot preview, at once
-    assert updates[1].eta is not None and updates[1].losses and updates[2].preview is not None
+    assert updates[1].eta is None and updates[2].eta is not None  # paced from step 1, which also pays the setup
+    assert updates[1].losses and updates[2].preview is not None
     assert tiny_pipe.styles == bank  # a learned style belongs to its session, never to the shared bank
     assert {u.withheld for u in updates[:-1]} == {0}  # one sample: judged on its own targets
     history = studio.loss_history(updates[:-1])
@@ -264,3 +265,8 @@ def test_closeness_says_how_much_closer_the_result_is_in_words():
     worse = {"input_style_loss": {"a": 1.0}, "style_loss": {"a": 1.2}}
     assert studio.closeness(worse) == "no closer to the style than your photo"
     assert studio.closeness({}) == "no distance to the style measured"
+
+
+def test_closeness_reads_the_metrics_table_as_the_page_shows_it(tiny_pipe, portrait):
+    result = studio.stylize(tiny_pipe, portrait.resize((64, 64)), tiny_pipe.styles["warm"])
+    assert studio.closeness_of_table(result.table) == studio.closeness(result.metrics)

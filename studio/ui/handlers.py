@@ -71,7 +71,7 @@ class Handlers:
         region: dict[str, Any] | None,
         session_styles: dict[str, PersonalStyle],
         request: gr.Request = None,
-    ) -> tuple[str, Any, pd.DataFrame]:
+    ) -> tuple[str, pd.DataFrame, pd.DataFrame]:
         session = self.keep(request, selfie, (region or {}).get("layers"))
         image = upload_image(selfie, max_side=studio.MAX_SIDE)
         style = studio.resolve_style(self.pipe, style_name, session_styles, mix_with, float(mix_ratio or 0))
@@ -79,12 +79,12 @@ class Handlers:
         result = studio.stylize(
             self.pipe, image, style, float(strength), bool(preserve_color), float(face_protect or 0), mask
         )
-        summary = f"How close: {studio.closeness(result.metrics)} (lower distance = closer)"
-        return (
-            self.output(session, result.image, "stylized"),
-            gr.update(value=result.table, label=summary),
-            result.chart,
-        )
+        return self.output(session, result.image, "stylized"), result.table, result.chart
+
+    @staticmethod
+    def table_label(table: pd.DataFrame) -> Any:
+        """After a stylize: the metrics table's label says in words how much closer the result came."""
+        return gr.update(label=f"How close: {studio.closeness_of_table(table)} (lower distance = closer)")
 
     @staticmethod
     def region_canvas(selfie: Any) -> dict[str, Any] | None:
@@ -93,7 +93,12 @@ class Handlers:
         return {"background": paths[0][0], "layers": [], "composite": None} if paths else None
 
     def pick_from_gallery(self, evt: gr.SelectData) -> str:
-        return list(self.pipe.styles)[evt.index]
+        return studio.look_names(self.pipe)[evt.index]
+
+    def follow_in_gallery(self, style_name: str) -> Any:
+        """The gallery highlights the look the Style dropdown shows (none for the visitor's own styles)."""
+        looks = studio.look_names(self.pipe)
+        return gr.update(selected_index=looks.index(style_name) if style_name in looks else None)
 
     def preview_portrait(self, content: Any, selfie: Any) -> Image.Image:
         """The portrait previews are shown on: the first own selfie, else the Stylize tab's, else a sample."""

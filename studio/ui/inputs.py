@@ -135,4 +135,7 @@ def learn_uploads(
 
 
 def style_choices(pipe: PersonalStylePipeline, session_styles: dict[str, PersonalStyle]) -> list[tuple[str, str]]:
-    return [(name, name) for name in pipe.styles] + [(f"{name} (yours)", name) for name in session_styles]
+    """The Style pickers' (label, value) pairs: the built-in looks ('photo', which changes nothing, left out; the
+    Strength slider gives it), then the session's own styles."""
+    looks = studio.look_names(pipe)
+    return [(name, name) for name in looks] + [(f"{name} (yours)", name) for name in session_styles]

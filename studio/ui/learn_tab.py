@@ -59,9 +59,16 @@ def learn_tab() -> SimpleNamespace:
                 stop = gr.Button("Stop", variant="stop")
         with gr.Column():
             with gr.Row():
-                preview = gr.Image(label="Learned", interactive=False, height=300, format="png")
+                preview = gr.Image(
+                    label="Learned", interactive=False, height=300, format="png", buttons=["download", "fullscreen"]
+                )
                 instant = gr.Image(
-                    label="Instant (before learning)", interactive=False, height=300, format="png", visible=False
+                    label="Instant (before learning)",
+                    interactive=False,
+                    height=300,
+                    format="png",
+                    visible=False,
+                    buttons=["download", "fullscreen"],
                 )
             status = gr.Markdown(EMPTY_LEARN_STATUS, min_height=72, elem_id="learn-status")
             loss_plot = gr.LinePlot(  # no height: a fixed one clips the legend

@@ -12,26 +12,57 @@ from .widgets import distance_plot
 
 
 def stylize_tab(bank: list[tuple[str, str]], thumbnails: list, example_rows: list[list[str]]) -> SimpleNamespace:
-    """Selfie, style pickers and options on the left; the result, its metrics table and chart on the right."""
-    with gr.Row():
+    """The selfie, the style, the sample portraits and the Stylize button beside the result and how close it came
+    (all above the fold); below, the gallery and the options. On a phone the columns stack, so the result and its
+    metrics come right after the button."""
+    with gr.Row(equal_height=False):
         with gr.Column():
             selfie = gr.Image(
                 label="Your selfie",
                 sources=["upload", "webcam", "clipboard"],
                 type="filepath",
-                height=360,
+                height=320,
                 elem_id="selfie",
             )
             first_look = example_rows[0][1] if example_rows else None
             style = gr.Dropdown(bank, value=first_look, label="Style", elem_id="style")
+            examples = gr.Examples(
+                example_rows,
+                inputs=[selfie, style],
+                label="Try a sample portrait: one click",
+                example_labels=[f"{Path(path).stem.replace('_', ' ')} · {look}" for path, look in example_rows],
+            )
+            run = gr.Button("Stylize", variant="primary", elem_id="stylize-button")
+        with gr.Column():
+            output = gr.Image(
+                label="Stylized",
+                format="png",
+                interactive=False,
+                height=320,
+                buttons=["download", "fullscreen"],
+                elem_id="output",
+            )
+            table = gr.Dataframe(
+                label="How close to the style (Gram-loss distance; lower = closer)",
+                headers=["measure", "input", "output"],
+                interactive=False,
+                wrap=True,
+                column_widths=["56%", "22%", "22%"],
+            )
+            with gr.Accordion("Per-layer chart", open=False):
+                chart = distance_plot("Distance to the style, per layer", "input", "output")
+    with gr.Row():
+        with gr.Column():
+            gr.Markdown("**Built-in styles** — click one to pick it", elem_id="gallery-caption")
             gallery = gr.Gallery(
                 thumbnails,
-                label="Built-in styles: click one to pick it",
-                columns=5,
-                height=250,
+                show_label=False,
+                columns=7,
+                height="auto",
                 allow_preview=False,
                 object_fit="cover",
                 buttons=[],
+                elem_id="style-gallery",
             )
             with gr.Row():
                 strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength")
@@ -56,29 +87,6 @@ def stylize_tab(bank: list[tuple[str, str]], thumbnails: list, example_rows: lis
                     hub_repo = gr.Textbox(label="Repo id", placeholder="user/style-name", scale=3)
                     hub_load = gr.Button("Load", scale=1)
                 hub_message = gr.Markdown()
-            run = gr.Button("Stylize", variant="primary", elem_id="stylize-button")
-        with gr.Column():
-            output = gr.Image(
-                label="Stylized",
-                format="png",
-                interactive=False,
-                height=360,
-                buttons=["download", "fullscreen"],
-                elem_id="output",
-            )
-            table = gr.Dataframe(
-                label="How close to the style (Gram-loss distance; lower = closer)",
-                headers=["measure", "input", "output"],
-                interactive=False,
-            )
-            with gr.Accordion("Per-layer chart", open=False):
-                chart = distance_plot("Distance to the style, per layer", "input", "output")
-    examples = gr.Examples(
-        example_rows,
-        inputs=[selfie, style],
-        label="Try a sample portrait: one click",
-        example_labels=[f"{Path(path).stem.replace('_', ' ')} · {look}" for path, look in example_rows],
-    )
     return SimpleNamespace(
         selfie=selfie,
         style=style,

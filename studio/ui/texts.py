@@ -9,7 +9,7 @@ EMPTY_LEARN_STATUS = "Upload samples: a preview appears at once; **Learn** refin
 
 INTRO = """# Personal Style Studio
 Restyle a selfie with a built-in look, **learn your own look** from a few pictures, and share it on the Hugging
-Face Hub. The numbers under the result are Gram-loss distances to the style (lower = closer)."""
+Face Hub. Next to the result: how much closer it came to the style (Gram-loss distances; lower = closer)."""
 
 
 def learn_status(update: studio.LearnUpdate, stopping: bool = False) -> str:

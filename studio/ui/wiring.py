@@ -35,12 +35,17 @@ def wire(
         state,
     ]
     stylize_outputs = [stylize.output, stylize.table, stylize.chart]
-    stylize.run.click(handlers.stylize, stylize_inputs, stylize_outputs, api_name="stylize", **work)
-    stylize.examples.load_input_event.then(handlers.stylize, stylize_inputs, stylize_outputs, **private, **work)
+    stylized = [
+        stylize.run.click(handlers.stylize, stylize_inputs, stylize_outputs, api_name="stylize", **work),
+        stylize.examples.load_input_event.then(handlers.stylize, stylize_inputs, stylize_outputs, **private, **work),
+    ]
+    for event in stylized:
+        event.success(handlers.table_label, stylize.table, stylize.table, queue=False, **private)
     stylize.selfie.change(
         handlers.region_canvas, stylize.selfie, stylize.region, preprocess=False, queue=False, **private
     )
     stylize.gallery.select(handlers.pick_from_gallery, None, stylize.style, queue=False, **private)
+    stylize.style.change(handlers.follow_in_gallery, stylize.style, stylize.gallery, queue=False, **private)
 
     preview_inputs = [learn.samples, learn.content, stylize.selfie]
     preview_triggers = [getattr(part, event) for part in (learn.samples, learn.content) for event in EDITS]
