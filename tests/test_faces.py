@@ -1,4 +1,4 @@
-"""Face detection on the shipped portraits, soft face masks, face crops, and face_protect / mask= in the pipeline."""
+"""Face detection (BlazeFace) on portraits and non-faces, soft face masks, and face_protect / mask= in the pipeline."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import skimage.data
 from conftest import ROOT
 from PIL import Image
 
-from pipeline.faces import crop_face, detect_faces, face_mask
+from pipeline.faces import detect_faces, face_mask
 from pipeline.images import load_image
 
 EXAMPLES = ROOT / "assets" / "examples"
@@ -66,12 +66,12 @@ def test_face_mask_is_one_on_the_face_soft_at_the_edge_and_zero_away():
     assert face_mask((320, 240), [(290, 200, 60, 60)])[230, 319] == 1.0  # boxes may run off the image
 
 
-def test_crop_face_frames_the_face(astronaut, astronaut_face):
-    crop = crop_face(astronaut, margin=0.5)
-    assert crop is not None and crop.width == crop.height
-    assert 1.8 * astronaut_face[2] <= crop.width <= 2.2 * astronaut_face[2]
-    assert len(detect_faces(crop)) == 1
-    assert crop_face(Image.fromarray(skimage.data.brick())) is None
+def test_a_turned_face_and_the_cameraman_are_found():
+    turned = Image.fromarray(skimage.data.astronaut()).rotate(30)
+    (box,) = detect_faces(turned)
+    assert np.hypot(*np.subtract(centre(box), (159, 158))) < 20  # the face turned about the image centre
+    (camera,) = detect_faces(Image.fromarray(skimage.data.camera()))
+    assert np.hypot(*np.subtract(centre(camera), (220, 166))) < 20 and 70 < camera[2] < 120
 
 
 def face_stats(out: Image.Image, image: Image.Image, mask: np.ndarray) -> float:
