@@ -209,3 +209,83 @@ def test_an_animated_gif_says_which_frame_it_used(page, tmp_path):
     page.locator("#stylize-button").click()
     page.get_by_text("blink.gif: animated image; using its first frame").first.wait_for(timeout=60_000)
     page.locator("#output img").first.wait_for(state="visible", timeout=60_000)
+
+
+JOURNEY_VIEWPORTS = {"desktop": (1280, 900), "phone": (390, 844)}
+
+
+@pytest.mark.parametrize("viewport", list(JOURNEY_VIEWPORTS))
+def test_journey_example_learn_download_reload_upload_stylize(browser, url, viewport, tmp_path):
+    """A new visitor's whole visit, at desktop and phone size: first page, a sample portrait, learn a look, keep
+    it as a .zip, reload (a new session: the style is gone), upload the .zip, stylize with it. Screenshots of
+    each step go to out/journey/."""
+    shots = ROOT / "out" / "journey"
+    shots.mkdir(parents=True, exist_ok=True)
+    width, height = JOURNEY_VIEWPORTS[viewport]
+    page = browser.new_page(viewport={"width": width, "height": height})
+
+    def shot(step: str) -> None:
+        page.screenshot(path=str(shots / f"{viewport}_{step}.png"), full_page=True)
+
+    def no_error_badges() -> None:
+        assert page.locator(".status-tracker.error, .error.svelte").count() == 0
+
+    try:
+        page.goto(url, wait_until="load")
+        page.locator("#stylize-button").wait_for(timeout=60_000)
+        example = page.get_by_text(re.compile(r"^astronaut · ")).first
+        assert example.bounding_box()["y"] < height  # the sample portraits are above the fold
+        shot("1_first_page")
+        example.click()
+        page.locator("#output img").first.wait_for(state="visible", timeout=60_000)
+        page.get_by_text(re.compile(r"How close: .* than your photo")).first.wait_for(timeout=30_000)
+        button, output = page.locator("#stylize-button").bounding_box(), page.locator("#output").bounding_box()
+        if viewport == "phone":  # stacked: the result comes right after the button
+            assert 0 <= output["y"] - (button["y"] + button["height"]) < 60
+        else:  # side by side
+            assert output["x"] > button["x"] + button["width"]
+        no_error_badges()
+        shot("2_example_stylized")
+
+        page.get_by_role("tab", name="Learn my style").click()
+        page.get_by_text("Advanced").click()
+        for label, value in {"Steps (0 = preset)": "4", "Training size, px (0 = preset)": "64", "Name": "trip"}.items():
+            fill_and_hold(page, label, value)
+        page.locator("#samples input[type=file]").set_input_files([str(p) for p in sepia_samples(tmp_path)])
+        page.get_by_text("Preview from your 3 samples").wait_for(timeout=60_000)
+        page.locator("#learn-button").click()
+        page.get_by_text(re.compile(r"trip.*: (done|stopped early).* after \d+/4 steps")).wait_for(timeout=120_000)
+        no_error_badges()
+        shot("3_learned")
+
+        page.get_by_role("tab", name=re.compile("Share")).click()
+        assert page.locator("#share-style input").input_value() == "trip"
+        page.get_by_role("button", name="Download style (.zip)").click()
+        link = page.locator("#style-file a").first
+        link.wait_for(timeout=30_000)
+        archive = tmp_path / "trip.zip"
+        archive.write_bytes(page.request.get(link.get_attribute("href")).body())
+        assert archive.stat().st_size > 1000 and archive.read_bytes()[:2] == b"PK"
+        shot("4_downloaded")
+
+        page.reload(wait_until="load")  # a new session: what was learned is gone from the page
+        page.locator("#stylize-button").wait_for(timeout=60_000)
+        page.locator("#style input").click()
+        assert page.get_by_role("option", name="trip (yours)").count() == 0
+        page.keyboard.press("Escape")
+        page.get_by_role("tab", name=re.compile("Share")).click()
+        page.locator("#style-upload input[type=file]").set_input_files(str(archive))
+        page.get_by_text("Loaded **trip**").or_(page.get_by_text("Loaded trip")).first.wait_for(timeout=60_000)
+        shot("5_uploaded")
+
+        page.get_by_role("tab", name="Stylize").click()
+        assert page.locator("#style input").input_value() == "trip (yours)"
+        page.locator("#selfie input[type=file]").set_input_files(str(PORTRAIT))
+        page.locator("#selfie img").first.wait_for(state="visible", timeout=30_000)
+        page.locator("#stylize-button").click()
+        page.get_by_text(re.compile(r"How close: .* than your photo")).first.wait_for(timeout=60_000)
+        assert page.locator("#output img").first.is_visible()
+        no_error_badges()
+        shot("6_stylized_with_upload")
+    finally:
+        page.close()

@@ -11,9 +11,17 @@ ON_SPACES = bool(os.environ.get("SPACE_ID"))
 
 
 def share_tab() -> SimpleNamespace:
-    """Push a session style (sign in on Spaces, a token field elsewhere); load one by repo id."""
-    gr.Markdown("Push a style you learned (or loaded) in this session to the Hub, or load one.")
-    style = gr.Dropdown([], label="Style to push")
+    """A session style kept as a .zip (download, upload), pushed (sign in on Spaces, a token field elsewhere), or
+    loaded by repo id."""
+    gr.Markdown("Keep a style you learned (or loaded) in this session as a file, push it to the Hub, or load one.")
+    style = gr.Dropdown([], label="Your style", elem_id="share-style")
+    gr.Markdown("### Keep it as a file")
+    with gr.Row():
+        download = gr.Button("Download style (.zip)", scale=1)
+        style_file = gr.File(label="Your style file", interactive=False, scale=2, elem_id="style-file")
+    upload = gr.File(label="Upload a style (.zip)", file_types=[".zip"], elem_id="style-upload")
+    upload_message = gr.Markdown(elem_id="upload-message")
+    gr.Markdown("### Push it to the Hugging Face Hub")
     with gr.Row():
         repo_id = gr.Textbox(label="Repo id", placeholder="your-name/my-style", scale=3)
         private = gr.Checkbox(value=True, label="Private", scale=1)
@@ -33,12 +41,6 @@ def share_tab() -> SimpleNamespace:
         load_repo = gr.Textbox(label="Repo id", placeholder="user/style-name", scale=3)
         load = gr.Button("Load", scale=1)
     load_message = gr.Markdown()
-    gr.Markdown("### Keep a style as a file")
-    with gr.Row():
-        download = gr.Button("Download style (.zip)", scale=1)
-        style_file = gr.File(label="Your style file", interactive=False, scale=2)
-    upload = gr.File(label="Upload a style (.zip)", file_types=[".zip"], elem_id="style-upload")
-    upload_message = gr.Markdown()
     return SimpleNamespace(
         download=download,
         style_file=style_file,
