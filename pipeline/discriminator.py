@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from torch import nn
@@ -33,8 +32,3 @@ class Discriminator(ModelMixin, ConfigMixin):
         h = self.features(image * 2.0 - 1.0)
         projection = (self.embed(style_code)[:, :, None, None] * h).sum(dim=1, keepdim=True)
         return self.logit(h) + projection / h.shape[1] ** 0.5
-
-
-def patch_logits_mean(logits: torch.Tensor) -> torch.Tensor:
-    """(B, 1, h, w) -> (B,) mean logit per image (for logging)."""
-    return F.adaptive_avg_pool2d(logits, 1).flatten()

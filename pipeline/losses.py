@@ -23,26 +23,6 @@ def normalized_gram(gram: torch.Tensor) -> torch.Tensor:
     return gram / gram.diagonal(dim1=-2, dim2=-1).mean(-1).clamp_min(1e-12)[..., None, None]
 
 
-def gram_distance(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """(B, C, C) vs (B or 1, C, C) Gram matrices -> (B,) mean squared difference."""
-    return (gram - target).pow(2).mean(dim=(1, 2))
-
-
-def style_losses(features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Per-layer Gram distance: ``{tap: (B,)}`` for every tap in ``targets`` ((B or 1, C, C) each)."""
-    return {tap: gram_distance(gram_matrix(features[tap]), target) for tap, target in targets.items()}
-
-
-def style_loss(
-    features: dict[str, torch.Tensor],
-    targets: dict[str, torch.Tensor],
-    weights: dict[str, float] | None = None,
-) -> torch.Tensor:
-    """Weighted sum over layers of the Gram distance, averaged over the batch -> scalar."""
-    per_layer = style_losses(features, targets)
-    return sum((weights or {}).get(tap, 1.0) * loss.mean() for tap, loss in per_layer.items())
-
-
 def color_moments(image: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) in [0, 1] -> (B, 6): per-channel mean and standard deviation."""
     flat = image.flatten(2)

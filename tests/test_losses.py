@@ -8,9 +8,10 @@ from pipeline.losses import (
     cycle_loss,
     d_hinge_loss,
     g_hinge_loss,
-    gram_distance,
     gram_matrix,
-    style_loss,
+    image_gradients,
+    normalized_gram_distance,
+    paired_loss,
     tv_loss,
 )
 
@@ -24,23 +25,24 @@ def test_gram_matrix_shape_symmetry_and_value():
     assert torch.allclose(g[0], flat @ flat.T / (5 * 7 * 3))
 
 
-def test_gram_loss_zero_for_same_and_invariant_to_pixel_shuffle():
+def test_gram_distance_zero_for_same_and_invariant_to_pixel_shuffle_and_scale():
     f = torch.rand(1, 8, 16, 16, generator=torch.Generator().manual_seed(1))
     perm = torch.randperm(256, generator=torch.Generator().manual_seed(2))
     shuffled = f.reshape(1, 8, 256)[:, :, perm].reshape(1, 8, 16, 16)
-    assert gram_distance(gram_matrix(f), gram_matrix(f)).item() == 0.0
-    assert gram_distance(gram_matrix(shuffled), gram_matrix(f)).item() < 1e-12
-    other = torch.rand(1, 8, 16, 16, generator=torch.Generator().manual_seed(3)) * 2
-    assert gram_distance(gram_matrix(other), gram_matrix(f)).item() > 1e-3
+    assert normalized_gram_distance(gram_matrix(f), gram_matrix(f)).item() == 0.0
+    assert normalized_gram_distance(gram_matrix(shuffled), gram_matrix(f)).item() < 1e-10
+    assert normalized_gram_distance(gram_matrix(3 * f), gram_matrix(f)).item() < 1e-10  # exposure is colour's job
+    other = torch.rand(1, 8, 16, 16, generator=torch.Generator().manual_seed(3)) ** 4
+    assert normalized_gram_distance(gram_matrix(other), gram_matrix(f)).item() > 1e-3
 
 
-def test_style_loss_weights_layers():
-    feats = {"a": torch.rand(1, 4, 8, 8), "b": torch.rand(1, 4, 8, 8)}
-    targets = {k: torch.zeros(1, 4, 4) for k in feats}
-    base = style_loss(feats, targets)
-    weighted = style_loss(feats, targets, {"a": 0.0})
-    assert torch.isclose(weighted, gram_matrix(feats["b"]).pow(2).mean())
-    assert base > weighted
+def test_paired_loss_is_zero_for_the_target_and_counts_edges():
+    y = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(5))
+    assert paired_loss(y, y, 1.0).item() == 0.0
+    blurred = torch.nn.functional.avg_pool2d(y, 3, 1, 1, count_include_pad=False)
+    assert paired_loss(blurred, y, 1.0) > paired_loss(blurred, y, 0.0) > 0  # a blur loses the gradients too
+    dy, dx = image_gradients(y)
+    assert dy.shape == (2, 3, 15, 16) and dx.shape == (2, 3, 16, 15)
 
 
 def test_content_tv_cycle_and_gan_losses():
