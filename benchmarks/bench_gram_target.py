@@ -1,6 +1,6 @@
 """Can a style's Gram target tell its own look from no look at all?
 
-    python benchmarks/bench_gram_target.py --weights weights --data data --out benchmarks/results/gram_target.md
+    python -m benchmarks.bench_gram_target --weights weights --data data --out benchmarks/results/gram_target.md
 
 Each procedural built-in style's Gram target is the mean Gram matrix of its 12 exemplars f(p_i), made by the
 style's function f (``training/looks.py``) from 12 content photos p_i (``scripts/fetch_data.py``, same file names).
@@ -20,13 +20,13 @@ from statistics import median
 
 from PIL import Image
 
+from pipeline import PersonalStylePipeline
+from pipeline.images import load_image, pil_to_tensor
+from pipeline.style import PersonalStyle
+from pipeline.train import TrainConfig, style_targets
+from training.looks import LOOKS
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from pipeline import PersonalStylePipeline  # noqa: E402
-from pipeline.images import load_image, pil_to_tensor  # noqa: E402
-from pipeline.style import PersonalStyle  # noqa: E402
-from pipeline.train import TrainConfig, style_targets  # noqa: E402
-from training.looks import LOOKS  # noqa: E402
 
 
 def mean_loss(losses: dict[str, float]) -> float:
@@ -74,7 +74,7 @@ def main() -> None:
     lines = [
         "# Can a style's Gram target tell its own look from no look?",
         "",
-        f"`python benchmarks/bench_gram_target.py {' '.join(sys.argv[1:])}`".replace(" `", "`"),
+        f"`python -m benchmarks.bench_gram_target {' '.join(sys.argv[1:])}`".replace(" `", "`"),
         "",
         "Each exemplar f(p_i) of a procedural style, left out of the style's Gram target (the mean Gram of the other "
         "11 exemplars, as the bank's targets are made), scored against its own photo p_i as the contact sheet scores "

@@ -1,9 +1,9 @@
 """Few-shot style learning against ground truth: learn f from 5 samples f(x_i), restyle held-out photos y, compare
 with f(y).
 
-    OMP_NUM_THREADS=2 python benchmarks/bench_learn.py --name learn                 # every look, ~40 min
-    OMP_NUM_THREADS=2 python benchmarks/bench_learn.py --looks warm_film,pencil --name learn_part
-    OMP_NUM_THREADS=1 python benchmarks/bench_learn.py --quick --out /tmp/bench    # small smoke run
+    OMP_NUM_THREADS=2 python -m benchmarks.bench_learn --name learn                 # every look, ~40 min
+    OMP_NUM_THREADS=2 python -m benchmarks.bench_learn --looks warm_film,pencil --name learn_part
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_learn --quick --out /tmp/bench    # small smoke run
 
 Style functions with a known ground truth: the bank's procedural looks (``training/looks.py``; the generator was
 pretrained on them and the style encoder trains on them among its random looks) and the looks of
@@ -34,13 +34,10 @@ from PIL import Image
 from skimage.color import lab2rgb, rgb2lab
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from benchmarks.held_out_looks import HELD_OUT_LOOKS  # noqa: E402
-from pipeline import PersonalStyle, PersonalStylePipeline, load_image  # noqa: E402
-from pipeline.images import pil_to_tensor, tensor_to_pil  # noqa: E402
-from pipeline.learn import (  # noqa: E402
+from benchmarks.held_out_looks import HELD_OUT_LOOKS
+from pipeline import PersonalStyle, PersonalStylePipeline, load_image
+from pipeline.images import pil_to_tensor, tensor_to_pil
+from pipeline.learn import (
     CONTENT_DIR,
     CONTENT_TAP,
     STYLE_TAPS,
@@ -52,9 +49,11 @@ from pipeline.learn import (  # noqa: E402
     style_terms,
     weighted_objective,
 )
-from pipeline.losses import gram_matrix  # noqa: E402
-from pipeline.pipeline import relative_gram_distance  # noqa: E402
-from training import looks  # noqa: E402
+from pipeline.losses import gram_matrix
+from pipeline.pipeline import relative_gram_distance
+from training import looks
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SAMPLE_PHOTOS = ("Aqua", "Autumn", "Blinds", "BytheWater", "Dune")  # data/content (Debian wallpapers)
 HELD_OUT = ("astronaut", "grace_hopper", "Garden", "Kite")  # portraits from weights/content, then data/content
@@ -298,7 +297,7 @@ def markdown(results: dict, probe: dict | None, args: argparse.Namespace, runs_i
     lines = [
         "# Few-shot learning benchmark (ground truth)",
         "",
-        f"`python benchmarks/bench_learn.py {' '.join(sys.argv[1:])}` — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"`python -m benchmarks.bench_learn {' '.join(sys.argv[1:])}` — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
         f"{os.cpu_count()} CPU cores, weights `{args.weights}`, {runs}.",
         "",
         f"5 samples f(x) made from {', '.join(SAMPLE_PHOTOS)} (long side {LONG_SIDE} px); held out: "

@@ -1,6 +1,6 @@
 """Time and peak memory of ``pipe(image, style=...)`` by resolution on this CPU, and tiled vs one-piece output.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_resolution.py [--sizes 256,512,1024,2048,3072] [--out FILE]
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_resolution [--sizes 256,512,1024,2048,3072] [--out FILE]
 
 Every measurement runs in a fresh child process (this script with ``--child``) so peaks do not mix: the peak
 resident set size is reset (``/proc/self/clear_refs``, Linux) after loading the pipeline and a warm-up call, and
@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def kib(field: str) -> int:
@@ -119,7 +118,7 @@ def main() -> None:
     lines = [
         "# Stylisation by resolution on this CPU",
         "",
-        f"`OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')} python benchmarks/bench_resolution.py"
+        f"`OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')} python -m benchmarks.bench_resolution"
         f"{''.join(' ' + shlex.quote(a) for a in sys.argv[1:])}` "
         f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} cores"
         + (f"; {args.conditions}" if args.conditions else "")

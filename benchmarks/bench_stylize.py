@@ -2,7 +2,7 @@
 path, same process, same threads.
 
     pip install -r requirements-dev.txt
-    python benchmarks/bench_stylize.py --threads 1 --repeats 7 --out benchmarks/results/stylize.md
+    python -m benchmarks.bench_stylize --threads 1 --repeats 7 --out benchmarks/results/stylize.md
 
 All three get the same square RGB image (scikit-image's astronaut resized) and are timed end to end from a PIL
 image to a PIL image, in turn (ours-torch, ours-onnxruntime, peer) at every repeat so drift hits all alike; the
@@ -25,8 +25,7 @@ import skimage.data
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pipeline import PersonalStylePipeline  # noqa: E402
+from pipeline import PersonalStylePipeline
 
 
 def elapsed_ms(fn) -> float:
@@ -59,7 +58,7 @@ def main() -> None:
     engines["onnxruntime"] = PersonalStylePipeline.from_pretrained(args.weights)
     engines["torch"].onnx_generator = None
     if not engines["onnxruntime"].onnx_ready():
-        raise SystemExit(f"{args.weights}: no current ONNX export; run python scripts/export_onnx.py {args.weights}")
+        raise SystemExit(f"{args.weights}: no current ONNX export; run python -m scripts.export_onnx {args.weights}")
     peer = StyleTransfer(device="cpu", max_size=max(args.sizes), threads=args.threads)
     base = Image.fromarray(skimage.data.astronaut())
     rows = []

@@ -1,6 +1,6 @@
 """Load on the running app: N concurrent gradio_client users stylizing, M learning jobs, then a burst past the queue.
 
-    OMP_NUM_THREADS=1 python benchmarks/load_app.py --users 8 --requests 4 --learners 1 --burst 40
+    OMP_NUM_THREADS=1 python -m benchmarks.load_app --users 8 --requests 4 --learners 1 --burst 40
 
 The app runs as it ships (``python app.py`` in a subprocess on 127.0.0.1, its own queue and limits); this process
 only drives it. Reported: stylize throughput and p50/p95/max latency (end to end: upload, queue, work, result),
@@ -30,7 +30,6 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 EXAMPLES = [ROOT / "assets" / "examples" / "astronaut.jpg", ROOT / "assets" / "examples" / "grace_hopper.jpg"]
 
 
@@ -246,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
         ("errors by message", "; ".join(f"{n}× {e}" for e, n in errors.most_common()) or "none"),
     ]
     cpu = f"{os.cpu_count()} cores, OMP_NUM_THREADS={args.threads}, weights {Path(args.weights).name}"
-    command = "OMP_NUM_THREADS={} python benchmarks/load_app.py {}".format(
+    command = "OMP_NUM_THREADS={} python -m benchmarks.load_app {}".format(
         args.threads, " ".join(sys.argv[1:] if argv is None else argv)
     )
     table = "\n".join(["| measure | value |", "| --- | --- |", *[f"| {k} | {v} |" for k, v in rows]])

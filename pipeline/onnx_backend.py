@@ -10,7 +10,7 @@ from; :meth:`OnnxGenerator.load` refuses (with one warning) a graph whose hash d
 weights, and :meth:`OnnxGenerator.matches` refuses one whose generator was changed in memory after loading, so a
 stale export never silently gives different results: the pipeline then runs PyTorch.
 
-    python scripts/export_onnx.py weights        # writes weights/onnx/generator.onnx and export.json
+    python -m scripts.export_onnx weights        # writes weights/onnx/generator.onnx and export.json
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ class OnnxGenerator:
         if stale:
             warn_once(
                 f"{model} was exported from other generator weights than {weights}; running the generator in "
-                f"PyTorch (re-export with: python scripts/export_onnx.py {weights_dir})"
+                f"PyTorch (re-export with: python -m scripts.export_onnx {weights_dir})"
             )
             return None
         return cls(model, generator)

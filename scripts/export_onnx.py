@@ -1,6 +1,6 @@
 """Export a pipeline folder's generator to ONNX for the CPU fast path (``pipeline/onnx_backend.py``).
 
-    python scripts/export_onnx.py weights
+    python -m scripts.export_onnx weights
 
 Writes ``WEIGHTS_DIR/onnx/generator.onnx`` and ``WEIGHTS_DIR/onnx/export.json`` (sha256 of the generator's
 safetensors it was made from, opset, torch and onnx versions), then checks the export against PyTorch. Re-run it
@@ -11,14 +11,12 @@ Needs the ``onnx`` package (requirements-dev.txt) besides ``onnxruntime``.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pipeline import Generator  # noqa: E402
-from pipeline.onnx_backend import OPSET, OnnxGenerator, export_onnx  # noqa: E402
+from pipeline import Generator
+from pipeline.onnx_backend import OPSET, OnnxGenerator, export_onnx
 
 TOLERANCE = 2e-3  # max abs difference to PyTorch (outputs in [0, 1]); measured about 1e-6
 

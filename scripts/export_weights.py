@@ -1,6 +1,6 @@
 """Export a pretraining run as the pipeline folder ``weights/`` (generator, loss net, discriminator, style bank).
 
-    python scripts/export_weights.py runs/base weights --data data
+    python -m scripts.export_weights runs/base weights --data data
 
 Each bank style gets its learned code and the mean Gram targets of its style images (for metrics);
 'photo' gets the Gram targets of the content photos.
@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pipeline import Discriminator, Generator, LossNet, PersonalStyle, PersonalStylePipeline  # noqa: E402
-from pipeline.train import TrainConfig, load_folder, style_targets  # noqa: E402
+from pipeline import Discriminator, Generator, LossNet, PersonalStyle, PersonalStylePipeline
+from pipeline.train import TrainConfig, load_folder, style_targets
 
+ROOT = Path(__file__).resolve().parents[1]
 DESCRIPTIONS = {
     "photo": "Identity: the photo as it is (strength 0 of every style).",
     "cartoon": "Flat posterised colours with dark outlines.",
@@ -70,9 +70,9 @@ def main() -> None:
 def export_generator_onnx(out: Path) -> None:
     """The ONNX Runtime export of the new generator (scripts/export_onnx.py), when the onnx package is installed."""
     if importlib.util.find_spec("onnx") is None:
-        print(f"onnx is not installed: the CPU fast path stays off until `python scripts/export_onnx.py {out}`")
+        print(f"onnx is not installed: the CPU fast path stays off until `python -m scripts.export_onnx {out}`")
         return
-    subprocess.run([sys.executable, str(Path(__file__).with_name("export_onnx.py")), str(out)], check=True)
+    subprocess.run([sys.executable, "-m", "scripts.export_onnx", str(out.resolve())], check=True, cwd=ROOT)
 
 
 if __name__ == "__main__":

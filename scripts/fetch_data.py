@@ -1,6 +1,6 @@
 """Fetch and build the pretraining data on a fresh machine: content photos and one folder per style.
 
-    python scripts/fetch_data.py data
+    python -m scripts.fetch_data data
 
 Sources (all offline-installable; licences in ``weights/README.md``):
 - content photos: scikit-image's sample photos, matplotlib's Grace Hopper, and the photographic wallpapers of
@@ -17,14 +17,12 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from training import looks  # noqa: E402
+from training import looks
 
 DEBIAN_PACKAGES = (
     "gnome-backgrounds",

@@ -1,7 +1,7 @@
 """Make the built-in content set ``weights/content/``: small public-domain photos that ``learn_style`` restyles
 when the user gives no content images of their own.
 
-    python scripts/make_content_set.py            # writes weights/content/*.jpg (long side 256)
+    python -m scripts.make_content_set            # writes weights/content/*.jpg (long side 256)
 
 Sources (all public domain or CC0, shipped with scikit-image and matplotlib; see weights/content/SOURCES.md):
 astronaut, coffee, chelsea, rocket, motorcycle_left (scikit-image ``skimage/data``), grace_hopper (matplotlib
@@ -55,7 +55,7 @@ def make_content_set(out: Path, long_side: int = 256) -> list[Path]:
         "# Built-in content set",
         "",
         "Photos that `learn_style` restyles when no `content=` images are given (content, cycle and adversarial",
-        f"losses). Made by `python scripts/make_content_set.py` (long side {long_side} px, JPEG quality 92).",
+        f"losses). Made by `python -m scripts.make_content_set` (long side {long_side} px, JPEG quality 92).",
         "",
         "| file | source and licence |",
         "| --- | --- |",

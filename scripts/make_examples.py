@@ -2,7 +2,7 @@
 
 Both pictures are public domain and ship with packages already installed here (no download)::
 
-    python scripts/make_examples.py            # -> assets/examples/astronaut.jpg, grace_hopper.jpg
+    python -m scripts.make_examples            # -> assets/examples/astronaut.jpg, grace_hopper.jpg
 
 Sources and licences are listed in ``assets/examples/SOURCES.md``.
 """

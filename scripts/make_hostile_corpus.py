@@ -1,6 +1,6 @@
 """Generate the hostile input corpus: broken, odd and malicious images and style folders, with a manifest.
 
-    python scripts/make_hostile_corpus.py OUT_DIR
+    python -m scripts.make_hostile_corpus OUT_DIR
 
 Everything is generated here from a seeded picture (nothing hand-picked). ``OUT_DIR/manifest.json`` lists each case:
 
@@ -21,7 +21,6 @@ import json
 import pickle
 import shutil
 import struct
-import sys
 import zlib
 from pathlib import Path
 
@@ -29,8 +28,6 @@ import numpy as np
 import torch
 from PIL import Image
 from safetensors.torch import save_file
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the pipeline package, for --table
 
 CODE_DIM = 8  # the tests' tiny pipeline; style cases that should load use it
 Case = dict[str, str]

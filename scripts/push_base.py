@@ -1,7 +1,7 @@
 """Push ``weights/`` (the ``save_pretrained`` pipeline folder and its README.md model card) as the base pipeline repo.
 
-    HF_TOKEN=hf_... python scripts/push_base.py                      # -> personal-style-studio/base
-    python scripts/push_base.py --weights weights --repo me/base --private
+    HF_TOKEN=hf_... python -m scripts.push_base                      # -> personal-style-studio/base
+    python -m scripts.push_base --weights weights --repo me/base --private
 
 The token comes from ``--token``, else ``$HF_TOKEN``, else a ``hf auth login`` token; it is never printed.
 """
@@ -12,9 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from pipeline.hub import BASE_REPO, HubError, push_pipeline
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from pipeline.hub import BASE_REPO, HubError, push_pipeline  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

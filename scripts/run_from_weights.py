@@ -1,6 +1,6 @@
 """Turn a pipeline folder (``weights/``) back into a pretraining run folder, so a further stage can start from it.
 
-    python scripts/run_from_weights.py weights runs/shipped --data data
+    python -m scripts.run_from_weights weights runs/shipped --data data
     python -m pipeline.train --data data --run runs/next --init runs/shipped ...
 
 The run folder holds what ``pipeline.train`` reads from ``--init``: ``generator/``, ``discriminator/``,
@@ -16,16 +16,14 @@ import argparse
 import json
 import os
 import shutil
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pipeline import Discriminator, Generator, PersonalStyle  # noqa: E402
-from pipeline.train import PHOTO, TrainConfig  # noqa: E402
+from pipeline import Discriminator, Generator, PersonalStyle
+from pipeline.train import PHOTO, TrainConfig
 
 
 def run_from_weights(weights: Path, run: Path, data: Path) -> list[str]:

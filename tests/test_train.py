@@ -62,7 +62,8 @@ def test_train_checkpoints_resumes_and_exports(tmp_path):
     subprocess.run(
         [
             sys.executable,
-            str(ROOT / "scripts" / "export_weights.py"),
+            "-m",
+            "scripts.export_weights",
             str(tmp_path / "run"),
             str(tmp_path / "w"),
             "--data",
@@ -77,8 +78,7 @@ def test_train_checkpoints_resumes_and_exports(tmp_path):
     assert out.images[0].size == (40, 30)
 
     # the exported folder turns back into a run that a further stage can start from
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from run_from_weights import run_from_weights
+    from scripts.run_from_weights import run_from_weights
 
     assert run_from_weights(tmp_path / "w", tmp_path / "back", tmp_path / "data") == ["photo", "red", "stripes"]
     assert torch.equal(

@@ -74,7 +74,7 @@ def load_photos(config: EncoderConfig) -> tuple[list[np.ndarray], list[np.ndarra
     """(training, validation) photos as (H, W, 3) float32 arrays, long side 256."""
     paths = sorted(Path(config.content).glob("*.jpg"))
     if not paths:
-        raise FileNotFoundError(f"{config.content}: no photos; run python scripts/fetch_data.py data")
+        raise FileNotFoundError(f"{config.content}: no photos; run python -m scripts.fetch_data data")
     train, val = [], []
     for path in paths:
         if path.stem in config.exclude:

@@ -67,8 +67,8 @@ def export(run: Path, out: Path) -> Path:
     pipe.loss_net.half().save_pretrained(out / "loss_net")  # stored fp16 as converted; loaded back as fp32
     print(f"exported step {state['step']} with {len(styles)} styles to {out}")
     if importlib.util.find_spec("onnx") is None:
-        print(f"onnx is not installed: the CPU fast path stays off until `python scripts/export_onnx.py {out}`")
+        print(f"onnx is not installed: the CPU fast path stays off until `python -m scripts.export_onnx {out}`")
     else:
-        script = Path(__file__).resolve().parents[1] / "scripts/export_onnx.py"
-        subprocess.run([sys.executable, str(script), str(out)], check=True)
+        root = Path(__file__).resolve().parents[1]
+        subprocess.run([sys.executable, "-m", "scripts.export_onnx", str(out.resolve())], check=True, cwd=root)
     return out

@@ -90,7 +90,7 @@ class Pairs:
     def __init__(self, config: PretrainConfig, pipe: PersonalStylePipeline, cache: Path):
         paths = sorted(p for p in Path(config.content).glob("*.jpg") if p.stem not in config.exclude)
         if not paths:
-            raise FileNotFoundError(f"{config.content}: no photos; run python scripts/fetch_data.py data")
+            raise FileNotFoundError(f"{config.content}: no photos; run python -m scripts.fetch_data data")
         self.config, self.pipe, self.cache = config, pipe, cache
         self.names = config.style_names()
         self.stems = [p.stem for p in paths]
