@@ -148,9 +148,11 @@ def cmd_learn(args: argparse.Namespace) -> None:
 
 
 def cmd_push(args: argparse.Namespace) -> None:
-    from .hub import push_style, resolve_token
+    from .hub import resolve_token
+    from .style import PersonalStyle
 
-    url = push_style(args.folder, args.repo, token=resolve_token(args.token), private=args.private)
+    style = PersonalStyle.load_folder(Path(args.folder))
+    url = style.push_to_hub(args.repo, token=resolve_token(args.token), private=args.private)
     print(url)
 
 

@@ -35,8 +35,8 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from .model_card import BASE_REPO, CARD_NAME, LIBRARY_NAME, preview_names, style_model_card
-from .style import CONFIG_NAME, WEIGHTS_NAME, PersonalStyle
+from .model_card import BASE_REPO, CARD_NAME, LIBRARY_NAME
+from .style_files import CONFIG_NAME, WEIGHTS_NAME
 
 PIPELINE_PATTERNS = [
     "model_index.json",
@@ -151,21 +151,16 @@ def _check_access(repo_id: str, revision: str | None, token: str | bool | None) 
 
 
 # --- upload ------------------------------------------------------------------------------------------------------
-def push_style(folder: Path, repo_id: str, token: str | None, private: bool, *, base_model: str | None = None) -> str:
-    """Upload a style folder (weights, ``style.json``, previews) and a model card to ``repo_id`` -> the repo URL.
-
-    The repo is created if needed (``private`` applies then). ``base_model`` (default :data:`BASE_REPO`) is the base
-    pipeline repo the style was learned for; the card names it.
-    """
-    folder = Path(folder)
-    style = PersonalStyle.load_folder(folder)
-    names = [WEIGHTS_NAME, CONFIG_NAME, *preview_names(style)]
-    card = style_model_card(style, repo_id, base_model or BASE_REPO)
-    operations = [CommitOperationAdd(name, str(folder / name)) for name in names]
+def push_style_folder(
+    folder: Path, names: list[str], card: str, repo_id: str, token: str | None, private: bool, *, message: str
+) -> str:
+    """Upload the files ``names`` of a saved style folder and the model card ``card`` to ``repo_id`` -> the repo
+    URL (``PersonalStyle.push_to_hub`` calls this). The repo is created if needed (``private`` applies then)."""
+    operations = [CommitOperationAdd(name, str(Path(folder) / name)) for name in names]
     operations.append(CommitOperationAdd(CARD_NAME, card.encode()))
     with _repo_for_push(repo_id, token, private) as (api, url):
-        api.create_commit(url.repo_id, operations, commit_message=f"Upload style {style.name!r}")
-    logger.info("pushed style %r to %s", style.name, url)
+        api.create_commit(url.repo_id, operations, commit_message=message)
+    logger.info("pushed %s to %s", message.removeprefix("Upload "), url)
     return str(url)
 
 

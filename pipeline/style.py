@@ -26,12 +26,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .color import identity_lut
-from .model_card import CARD_NAME, style_model_card
-
-FORMAT = "personal-style"
-VERSION = 1
-WEIGHTS_NAME = "style.safetensors"
-CONFIG_NAME = "style.json"
+from .model_card import BASE_REPO, CARD_NAME, preview_names, style_model_card
+from .style_files import CONFIG_NAME, FORMAT, VERSION, WEIGHTS_NAME
 
 
 class StyleError(ValueError):
@@ -142,11 +138,15 @@ class PersonalStyle:
         ``token`` defaults to ``$HF_TOKEN``; ``base_model`` (default: the base pipeline repo) is named in the card.
         Returns the repo URL; failures raise ``pipeline.hub.HubError``.
         """
-        from .hub import push_style
+        from .hub import push_style_folder
 
         with tempfile.TemporaryDirectory() as tmp:
             folder = self.save_pretrained(Path(tmp) / "style")
-            return push_style(folder, repo_id, token, private, base_model=base_model)
+            card = style_model_card(self, repo_id, base_model or BASE_REPO)
+            names = [WEIGHTS_NAME, CONFIG_NAME, *preview_names(self)]
+            return push_style_folder(
+                folder, names, card, repo_id, token, private, message=f"Upload style {self.name!r}"
+            )
 
     @classmethod
     def from_pretrained(

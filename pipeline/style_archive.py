@@ -20,7 +20,8 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 from .model_card import CARD_NAME
-from .style import CONFIG_NAME, WEIGHTS_NAME, PersonalStyle, StyleError
+from .style import PersonalStyle, StyleError
+from .style_files import CONFIG_NAME, WEIGHTS_NAME
 
 MAX_ARCHIVE_BYTES = 32 * 2**20  # the .zip file itself
 MAX_MEMBER_BYTES = 16 * 2**20  # one file, uncompressed

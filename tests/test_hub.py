@@ -22,7 +22,8 @@ from PIL import Image
 
 from pipeline import Generator, LossNet, PersonalStyle, PersonalStylePipeline, StyleError
 from pipeline.__main__ import main as cli_main
-from pipeline.hub import BASE_REPO, HubError, resolve_token, style_model_card
+from pipeline.hub import BASE_REPO, HubError, resolve_token
+from pipeline.model_card import style_model_card
 
 OWNER = "hf_aliceWRITE0123456789abcdefghijKLMN"  # alice, member of the base repo's org
 READER = "hf_aliceREAD0123456789abcdefghijKLMNO"  # alice, read-only
