@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,16 +126,24 @@ class PersonalStylePipeline(DiffusionPipeline):
                     shutil.copyfile(source / name, target / name)
 
     # --- inputs --------------------------------------------------------------------------------------------
-    def resolve_style(self, style: StyleSpec) -> PersonalStyle:
-        """A bank name, a local style folder, a ``PersonalStyle`` or a ``{name_or_style: weight}`` mix. Nothing is
-        downloaded here: a Hub style is loaded explicitly with ``PersonalStyle.from_pretrained(repo_id)``."""
+    def resolve_style(self, style: StyleSpec, session: Mapping[str, PersonalStyle] | None = None) -> PersonalStyle:
+        """A bank name, a local style folder, a ``PersonalStyle`` or a ``{name_or_style: weight}`` mix, checked
+        against the generator. Nothing is downloaded here: a Hub style is loaded explicitly with
+        ``PersonalStyle.from_pretrained(repo_id)``.
+
+        ``session`` (an app visitor's own styles by name) is looked up before the bank, and when it is given only
+        names resolve: a server never reads a folder a visitor names."""
         if isinstance(style, PersonalStyle):
             resolved = style
         elif isinstance(style, dict):
-            resolved = mix_styles([(self.resolve_style(s), w) for s, w in style.items()])
+            resolved = mix_styles([(self.resolve_style(s, session), w) for s, w in style.items()])
         elif isinstance(style, str):
-            if style in self.styles:
+            if session is not None and style in session:
+                resolved = session[style]
+            elif style in self.styles:
                 resolved = self.styles[style]
+            elif session is not None:
+                raise StyleError(f"unknown style {style!r}; pick one from the list")
             elif Path(style).is_dir():
                 resolved = PersonalStyle.from_pretrained(style)
             else:

@@ -37,27 +37,17 @@ def resolve_style(
     mix_with: str | None = None,
     mix_ratio: float = 0.0,
 ) -> PersonalStyle:
-    """A style by name (this session's styles first, then the built-in bank), optionally mixed with a second
-    one: ``mix_ratio`` in [0, 1] is the second style's share."""
-
-    def by_name(style_name: str) -> PersonalStyle:
-        if style_name in session_styles:
-            return session_styles[style_name]
-        if style_name in pipe.styles:
-            return pipe.styles[style_name]
-        raise StyleError(f"unknown style {style_name!r}; pick one from the list")
-
+    """A style by name (this session's styles first, then the built-in bank: the pipeline's resolver, never a
+    folder), optionally mixed with a second one: ``mix_ratio`` in [0, 1] is the second style's share."""
     if not name:
         raise StudioError("pick a style first")
-    style = by_name(name)
-    if mix_with and mix_ratio > 0:
-        if not 0.0 <= mix_ratio <= 1.0:
-            raise StudioError(f"the mix ratio must be in [0, 1], got {mix_ratio}")
-        second = by_name(mix_with)
-        label = f"{(1 - mix_ratio):.0%} {style.name} + {mix_ratio:.0%} {second.name}"
-        style = mix_styles([(style, 1.0 - mix_ratio), (second, mix_ratio)], name=label)
-    pipe.check_style(style)
-    return style
+    if not (mix_with and mix_ratio > 0):
+        return pipe.resolve_style(name, session=session_styles)
+    if not 0.0 <= mix_ratio <= 1.0:
+        raise StudioError(f"the mix ratio must be in [0, 1], got {mix_ratio}")
+    first, second = (pipe.resolve_style(n, session=session_styles) for n in (name, mix_with))
+    label = f"{(1 - mix_ratio):.0%} {first.name} + {mix_ratio:.0%} {second.name}"
+    return pipe.resolve_style(mix_styles([(first, 1.0 - mix_ratio), (second, mix_ratio)], name=label))
 
 
 # --- stylize and metrics ---------------------------------------------------------------------------------------

@@ -115,3 +115,13 @@ def test_a_style_lut_grades_the_output_and_follows_strength(tiny_pipe, portrait)
     assert np.abs(full[..., :2] - plain[..., :2]).max() <= 1.0  # red and green untouched
     assert np.allclose(full[..., 2], plain[..., 2] * 0.2, atol=1.5)
     assert np.allclose(half[..., 2], plain[..., 2] * 0.6, atol=1.5)
+
+
+def test_session_styles_resolve_first_and_a_session_never_reads_folders(tiny_pipe, tmp_path):
+    mine = PersonalStyle("mine", torch.ones(8))
+    assert tiny_pipe.resolve_style("mine", session={"mine": mine}) is mine
+    assert tiny_pipe.resolve_style("cool", session={"mine": mine}) is tiny_pipe.styles["cool"]
+    folder = tiny_pipe.styles["cool"].save_pretrained(tmp_path / "cool-folder")
+    assert tiny_pipe.resolve_style(str(folder)).name == "cool"  # the library reads a folder it is given
+    with pytest.raises(StyleError, match="unknown style .*; pick one from the list"):
+        tiny_pipe.resolve_style(str(folder), session={"mine": mine})  # an app visitor cannot name a server path

@@ -101,7 +101,7 @@ def test_colour_grades_render_their_own_look(real_pipe):
     """noir, sepia, pastel and teal_orange are colour grades made by known functions f (training/looks.py), so the
     output can be compared with f(x) itself: it must be closer (mean CIELAB distance) than the unchanged photo is, on
     a portrait and on the rocket's dark sky, where the fifth-stage weights painted colour blobs (noir was not even
-    grey there). Measured at 384 px on seven photos: benchmarks/results/fidelity.md."""
+    grey there). Measured on eight evaluation photos at 512 px: benchmarks/results/fidelity.md."""
     looks = procedural_looks()
     photos = [portrait_image().resize((128, 128)), Image.fromarray(skimage.data.rocket()).resize((128, 85))]
     for name in ("noir", "sepia", "pastel", "teal_orange"):
