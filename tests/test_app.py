@@ -217,23 +217,44 @@ def test_download_a_learned_style_then_upload_it_in_a_new_session(server, tmp_pa
         later.predict("warm", api_name="/download_style")
 
 
-def test_a_hostile_style_zip_is_refused_and_writes_nothing_outside_the_session(served, tmp_path):
-    import zipfile
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("traversal", r"refused the path '\.\./\.\./escaped\.txt'"),
+        ("claims 1 GB", "claims 1073741824 bytes"),
+        ("extra file", "unexpected file 'model.pkl'"),
+        ("pickle as weights", "not a readable safetensors file"),
+    ],
+)
+def test_a_hostile_style_zip_is_refused_and_writes_nothing_outside_the_session(served, tmp_path, case, message):
+    import io
 
+    from test_style_archive import central_size_patched, make_zip
+
+    real = tmp_path / "real"
+    PersonalStyle("fine", torch.zeros(8)).save_pretrained(real)
+    files = {p.name: p.read_bytes() for p in real.iterdir() if p.name != "README.md"}
+    path = tmp_path / "evil.zip"
+    if case == "traversal":
+        make_zip(path, {**files, "../../escaped.txt": b"owned"})
+    elif case == "claims 1 GB":
+        buffer = io.BytesIO()
+        make_zip(buffer, files)
+        path.write_bytes(central_size_patched(buffer.getvalue(), 2**30))
+    elif case == "extra file":
+        make_zip(path, {**files, "model.pkl": b"\x80\x04K\x01."})
+    else:
+        make_zip(path, {**files, "style.safetensors": b"\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00K\x01."})
     sessions = Path(served.GRADIO_CACHE) / "sessions"
     before = {p for p in Path(served.GRADIO_CACHE).rglob("*")}
-    path = tmp_path / "evil.zip"
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("style.safetensors", b"\x80\x04K\x01.")
-        archive.writestr("style.json", b"{}")
-        archive.writestr("../../escaped.txt", b"owned")
-    with pytest.raises(AppError, match=r"refused the path '\.\./\.\./escaped\.txt'"):
+    with pytest.raises(AppError, match=message):
         client(served.local_url).predict(handle_file(str(path)), api_name="/upload_style")
     created = {p for p in Path(served.GRADIO_CACHE).rglob("*")} - before
     assert all(sessions in p.parents or p.parent == sessions or "evil" in p.name or p.is_dir() for p in created), (
         created
     )
-    assert not list(Path(served.GRADIO_CACHE).parent.rglob("escaped.txt"))
+    assert not any(p.name in ("escaped.txt", "model.pkl") for p in Path(served.GRADIO_CACHE).rglob("*"))
+    assert not (Path(served.GRADIO_CACHE).parent / "escaped.txt").exists()
 
 
 def test_an_expected_error_is_one_log_line_and_no_traceback(server, tmp_path, caplog, capfd):
