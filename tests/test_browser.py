@@ -179,6 +179,7 @@ def test_the_token_field_is_emptied_even_when_a_push_fails(page):
     while field.input_value() and time.monotonic() < deadline:
         page.wait_for_timeout(200)
     assert field.input_value() == ""
+    page.get_by_text("Not pushed:").first.wait_for(timeout=30_000)  # the reason stays on the page
 
 
 def test_a_failed_hub_load_says_why_and_leaves_every_picker_usable(page, monkeypatch, tmp_path):

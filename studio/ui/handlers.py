@@ -294,3 +294,18 @@ class Handlers:
         token = oauth_token.token if oauth_token is not None else (token_text or "").strip()
         url = studio.push_style(session_styles[style_name], repo_id, token, bool(private))
         return f"Pushed **{style_name}** to [{url}]({url})."
+
+    def push_on_page(
+        self,
+        style_name: str,
+        repo_id: str,
+        private: bool,
+        token_text: str,
+        session_styles: dict[str, PersonalStyle],
+        oauth_token: gr.OAuthToken | None,
+    ) -> str:
+        """:meth:`push` for the page: a failure is said in the status area under the button, where it stays."""
+        try:
+            return self.push(style_name, repo_id, private, token_text, session_styles, oauth_token)
+        except gr.Error as exc:
+            return f"**Not pushed:** {exc.message}"

@@ -110,6 +110,7 @@ def wire(
         preprocess=False,
     )
     push_inputs = [share.style, share.repo_id, share.private, share.token, state]
-    pushed = share.push.click(handlers.push, push_inputs, share.push_message, api_name="push")
+    pushed = share.push.click(handlers.push_on_page, push_inputs, share.push_message, **private)
     for outcome in (pushed.success, pushed.failure):  # the token field is emptied after every push, failed or not
         outcome(lambda: "", None, share.token, queue=False, **private)
+    api_only.click(handlers.push, push_inputs, share.push_message, api_name="push")
