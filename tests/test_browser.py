@@ -246,6 +246,10 @@ def test_journey_example_learn_download_reload_upload_stylize(browser, url, view
         else:  # side by side
             assert output["x"] > button["x"] + button["width"]
         no_error_badges()
+        look = page.locator("#style input").input_value()
+        selected = page.locator("#style-gallery .thumbnail-item.selected img")
+        selected.first.wait_for(timeout=10_000)
+        assert selected.first.get_attribute("alt") == look  # the gallery follows the Style dropdown
         shot("2_example_stylized")
 
         page.get_by_role("tab", name="Learn my style").click()

@@ -54,8 +54,10 @@ def stylize_tab(bank: list[tuple[str, str]], thumbnails: list, example_rows: lis
     with gr.Row():
         with gr.Column():
             gr.Markdown("**Built-in styles** — click one to pick it", elem_id="gallery-caption")
+            names = [name for _, name in thumbnails]
             gallery = gr.Gallery(
                 thumbnails,
+                selected_index=names.index(first_look) if first_look in names else None,
                 show_label=False,
                 columns=7,
                 height="auto",
