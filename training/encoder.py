@@ -17,7 +17,7 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +31,8 @@ from pipeline.losses import lut_smoothness, paired_loss
 from pipeline.style_encoder import STAT_SIDE, StyleEncoder, sample_statistics
 
 from . import looks
+from .run_folder import CHECKPOINT, read_recipe, save_run_state, start_run
 
-CHECKPOINT = "checkpoint.pt"
 EXPORT = "style_encoder"
 
 
@@ -63,11 +63,7 @@ class EncoderConfig:
 
 
 def load_config(path: str | os.PathLike) -> EncoderConfig:
-    data = json.loads(Path(path).read_text())
-    unknown = set(data) - set(EncoderConfig.__dataclass_fields__)
-    if unknown:
-        raise ValueError(f"{path}: unknown encoder config keys {sorted(unknown)}")
-    return EncoderConfig(**data)
+    return read_recipe(path, EncoderConfig, "encoder")
 
 
 def load_photos(config: EncoderConfig) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -219,30 +215,22 @@ def fit_normalisation(encoder: StyleEncoder, sampler: LookSampler, loss_net, cou
 
 
 def save_checkpoint(out: Path, encoder, optimizer, step: int, history: list, sampler: LookSampler) -> None:
-    tmp = out / f".{CHECKPOINT}.tmp"
-    torch.save(
-        {
-            "encoder": encoder.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "step": step,
-            "history": history,
-            "rng": sampler.rng.getstate(),
-            "np_rng": sampler.np_rng.bit_generator.state,
-            "torch_rng": torch.get_rng_state(),
-        },
-        tmp,
-    )
-    os.replace(tmp, out / CHECKPOINT)
+    state = {
+        "encoder": encoder.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "step": step,
+        "history": history,
+        "rng": sampler.rng.getstate(),
+        "np_rng": sampler.np_rng.bit_generator.state,
+        "torch_rng": torch.get_rng_state(),
+    }
+    save_run_state(out, state, history)
     encoder.save_pretrained(out / EXPORT)
-    (out / "history.json").write_text(json.dumps(history, indent=1))
 
 
 def train_encoder(config: EncoderConfig, out: Path, threads: int | None = None) -> StyleEncoder:
     """Train (or resume from ``out/checkpoint.pt``) and export ``out/style_encoder``; returns the encoder."""
-    if threads:
-        torch.set_num_threads(threads)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
+    start_run(out, config, threads)
     torch.manual_seed(config.seed)
     pipe = PersonalStylePipeline.from_pretrained(config.weights)
     pipe.generator.requires_grad_(False).eval()

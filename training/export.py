@@ -22,7 +22,8 @@ from pipeline.learn_objective import STYLE_TAPS
 from pipeline.losses import gram_matrix
 
 from . import looks
-from .pretrain import CHECKPOINT, Pairs, PretrainConfig
+from .run_folder import CHECKPOINT
+from .pretrain import Pairs, PretrainConfig
 
 GRAM_PHOTOS = 12  # training photos whose targets give a style's Gram matrices
 GRAM_SIDE = 256

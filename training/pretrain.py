@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import json
 import math
 import os
 import random
@@ -33,8 +32,8 @@ from pipeline.color import apply_lut
 from pipeline.losses import paired_loss
 
 from . import looks
+from .run_folder import CHECKPOINT, read_recipe, save_run_state, start_run
 
-CHECKPOINT = "checkpoint.pt"
 PHOTO = "photo"
 
 
@@ -72,11 +71,7 @@ class PretrainConfig:
 
 
 def load_config(path: str | os.PathLike) -> PretrainConfig:
-    data = json.loads(Path(path).read_text())
-    unknown = set(data) - set(PretrainConfig.__dataclass_fields__)
-    if unknown:
-        raise ValueError(f"{path}: unknown pretraining config keys {sorted(unknown)}")
-    return PretrainConfig(**data)
+    return read_recipe(path, PretrainConfig, "pretraining")
 
 
 def look_version(name: str) -> str:
@@ -213,15 +208,6 @@ def validate(generator: Generator, codes: torch.Tensor, pairs: Pairs, config: Pr
     return out
 
 
-def save_checkpoint(out: Path, state: dict) -> None:
-    tmp = out / f".{CHECKPOINT}.tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, out / CHECKPOINT)
-    history = out / "history.json"
-    history.with_suffix(".tmp").write_text(json.dumps(state["history"], indent=1))
-    os.replace(history.with_suffix(".tmp"), history)
-
-
 def resume(out: Path, generator: Generator, codes: torch.Tensor, names: list[str], optimizer) -> tuple[int, dict]:
     """Load ``out/checkpoint.pt`` if any; styles new to the recipe keep their start codes. -> (step, history)."""
     path = out / CHECKPOINT
@@ -242,10 +228,7 @@ def resume(out: Path, generator: Generator, codes: torch.Tensor, names: list[str
 
 def pretrain(config: PretrainConfig, out: Path, threads: int | None = None) -> Path:
     """Train (or resume from ``out/checkpoint.pt``) for ``config.steps`` steps; returns ``out``."""
-    if threads:
-        torch.set_num_threads(threads)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
+    start_run(out, config, threads)
     random.seed(config.seed)
     torch.manual_seed(config.seed)
     pipe = PersonalStylePipeline.from_pretrained(config.weights)
@@ -301,6 +284,6 @@ def pretrain(config: PretrainConfig, out: Path, threads: int | None = None) -> P
                 "rng": random.getstate(),
                 "config": asdict(config),
             }
-            save_checkpoint(out, state)
+            save_run_state(out, state, history)
     bar.close()
     return out

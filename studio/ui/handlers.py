@@ -18,6 +18,7 @@ from .inputs import (
     NO_MIX,
     learn_uploads,
     readable_errors,
+    said_on_page,
     style_choices,
     upload_image,
     upload_images,
@@ -271,13 +272,9 @@ class Handlers:
         style = studio.load_hub_style(self.pipe, repo_id)
         return (*self.with_style(style, session_styles), f"Loaded **{style.name}** from `{repo_id.strip()}`.")
 
-    def load_from_hub_on_page(self, repo_id: str, session_styles: dict[str, PersonalStyle]) -> tuple[Any, ...]:
-        """:meth:`load_from_hub` for the page: a failure leaves the style pickers as they were and says why in the
-        status area under the Load button, where it stays (the API endpoint raises instead)."""
-        try:
-            return self.load_from_hub(repo_id, session_styles)
-        except gr.Error as exc:
-            return (session_styles, gr.update(), gr.update(), gr.update(), f"**Not loaded:** {exc.message}")
+    load_from_hub_on_page = said_on_page(  # the pickers stay as they were; the reason stays under Load
+        "Not loaded:", lambda self, repo_id, session_styles: (session_styles, gr.update(), gr.update(), gr.update())
+    )(load_from_hub)
 
     @readable_errors
     def push(
@@ -295,17 +292,4 @@ class Handlers:
         url = studio.push_style(session_styles[style_name], repo_id, token, bool(private))
         return f"Pushed **{style_name}** to [{url}]({url})."
 
-    def push_on_page(
-        self,
-        style_name: str,
-        repo_id: str,
-        private: bool,
-        token_text: str,
-        session_styles: dict[str, PersonalStyle],
-        oauth_token: gr.OAuthToken | None,
-    ) -> str:
-        """:meth:`push` for the page: a failure is said in the status area under the button, where it stays."""
-        try:
-            return self.push(style_name, repo_id, private, token_text, session_styles, oauth_token)
-        except gr.Error as exc:
-            return f"**Not pushed:** {exc.message}"
+    push_on_page = said_on_page("Not pushed:")(push)  # the reason stays under the Push button

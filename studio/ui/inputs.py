@@ -139,3 +139,24 @@ def style_choices(pipe: PersonalStylePipeline, session_styles: dict[str, Persona
     Strength slider gives it), then the session's own styles."""
     looks = studio.look_names(pipe)
     return [(name, name) for name in looks] + [(f"{name} (yours)", name) for name in session_styles]
+
+
+def said_on_page(prefix: str, unchanged: Callable[..., tuple] = lambda *args: ()) -> Callable:
+    """For the page's copy of an API handler (wrapped in :func:`readable_errors`): instead of raising, its readable
+    error goes to the status line, its last output, as "**prefix** message", and ``unchanged(*args)`` gives the
+    other outputs (the API endpoint keeps raising, so clients still get an error)."""
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except gr.Error as exc:
+                said = f"**{prefix}** {exc.message}"
+                others = unchanged(*args, **kwargs)
+                return (*others, said) if others else said
+
+        call.__name__ = call.__qualname__ = f"{fn.__name__}_on_page"  # not the API endpoint's name
+        return call
+
+    return wrap

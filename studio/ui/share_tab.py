@@ -7,6 +7,8 @@ from types import SimpleNamespace
 
 import gradio as gr
 
+from .widgets import hub_load_row
+
 ON_SPACES = bool(os.environ.get("SPACE_ID"))
 
 
@@ -37,10 +39,7 @@ def share_tab() -> SimpleNamespace:
     push = gr.Button("Push to the Hub", variant="primary")
     push_message = gr.Markdown()
     gr.Markdown("### Load a style from the Hub")
-    with gr.Row():
-        load_repo = gr.Textbox(label="Repo id", placeholder="user/style-name", scale=3)
-        load = gr.Button("Load", scale=1)
-    load_message = gr.Markdown()
+    load_repo, load, load_message = hub_load_row()
     return SimpleNamespace(
         download=download,
         style_file=style_file,

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import gradio as gr
 
 from .inputs import NO_MIX
-from .widgets import distance_plot
+from .widgets import distance_plot, hub_load_row
 
 
 def stylize_tab(bank: list[tuple[str, str]], thumbnails: list, example_rows: list[list[str]]) -> SimpleNamespace:
@@ -85,10 +85,7 @@ def stylize_tab(bank: list[tuple[str, str]], thumbnails: list, example_rows: lis
                     brush=gr.Brush(colors=["#ffffff"], default_color="#ffffff", color_mode="fixed"),
                 )
             with gr.Accordion("A style from the Hub", open=False):
-                with gr.Row():
-                    hub_repo = gr.Textbox(label="Repo id", placeholder="user/style-name", scale=3)
-                    hub_load = gr.Button("Load", scale=1)
-                hub_message = gr.Markdown()
+                hub_repo, hub_load, hub_message = hub_load_row()
     return SimpleNamespace(
         selfie=selfie,
         style=style,

@@ -22,3 +22,11 @@ def distance_plot(label: str, *bars: str) -> gr.BarPlot:
         sort=studio.chart_order(*bars),
         colors_in_legend=[],
     )
+
+
+def hub_load_row() -> tuple[gr.Textbox, gr.Button, gr.Markdown]:
+    """A repo id field, a Load button and the status line under them that says what happened."""
+    with gr.Row():
+        repo = gr.Textbox(label="Repo id", placeholder="user/style-name", scale=3)
+        load = gr.Button("Load", scale=1)
+    return repo, load, gr.Markdown()
