@@ -22,8 +22,8 @@ from pipeline.learn_objective import STYLE_TAPS
 from pipeline.losses import gram_matrix
 
 from . import looks
-from .run_folder import CHECKPOINT
 from .pretrain import Pairs, PretrainConfig
+from .run_folder import CHECKPOINT
 
 GRAM_PHOTOS = 12  # training photos whose targets give a style's Gram matrices
 GRAM_SIDE = 256
