@@ -198,3 +198,17 @@ def test_the_shipped_pretraining_recipe_never_trains_on_the_evaluation_photos():
     evaluation = {p.stem for p in __import__("pathlib").Path("benchmarks/photos").glob("*.jpg")}
     assert len(evaluation) >= 8 and evaluation | set(HELD_OUT) <= set(config.exclude)
     assert set(config.style_names()) >= set(LOOKS)
+
+
+def test_an_encoder_follows_its_styles_by_name_when_the_bank_grows():
+    from training.encoder import grow_bank
+
+    encoder = StyleEncoder(bank_names=("b", "photo"), hidden=16)
+    state = encoder.state_dict()
+    grown = grow_bank(state, ["b", "photo"], ["a", "b", "c", "photo"])
+    assert torch.equal(grown["mix_head.weight"][1], state["mix_head.weight"][0])
+    assert torch.equal(grown["mix_head.weight"][3], state["mix_head.weight"][1])
+    assert grown["mix_head.weight"][[0, 2]].abs().sum() == 0
+    assert grown["mix_head.bias"][[0, 2]].max() < state["mix_head.bias"].min()  # new styles start unused
+    StyleEncoder(bank_names=("a", "b", "c", "photo"), hidden=16).load_state_dict(grown)
+    assert grow_bank(state, ["b", "photo"], ["b", "photo"]) is state

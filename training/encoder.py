@@ -214,8 +214,23 @@ def fit_normalisation(encoder: StyleEncoder, sampler: LookSampler, loss_net, cou
     encoder.stat_std.copy_(stats.std(0).clamp_min(1e-3))
 
 
+def grow_bank(state: dict, old_bank: list[str], bank: list[str]) -> dict:
+    """An encoder state for ``bank`` from one trained for ``old_bank``: the mixture head's rows follow their styles
+    by name; a style new to the bank starts with zero weights and a bias below every trained one (unused at first)."""
+    if list(old_bank) == list(bank):
+        return state
+    weight, bias = state["mix_head.weight"], state["mix_head.bias"]
+    grown_w = torch.zeros(len(bank), weight.shape[1])
+    grown_b = torch.full((len(bank),), float(bias.min()) - 2.0)
+    for row, name in enumerate(bank):
+        if name in old_bank:
+            grown_w[row], grown_b[row] = weight[old_bank.index(name)], bias[old_bank.index(name)]
+    return {**state, "mix_head.weight": grown_w, "mix_head.bias": grown_b}
+
+
 def save_checkpoint(out: Path, encoder, optimizer, step: int, history: list, sampler: LookSampler) -> None:
     state = {
+        "bank_names": list(sampler.bank_names),
         "encoder": encoder.state_dict(),
         "optimizer": optimizer.state_dict(),
         "step": step,
@@ -248,8 +263,10 @@ def train_encoder(config: EncoderConfig, out: Path, threads: int | None = None) 
     start, history = 0, []
     if (out / CHECKPOINT).is_file():
         state = torch.load(out / CHECKPOINT, weights_only=False)
-        encoder.load_state_dict(state["encoder"])
-        optimizer.load_state_dict(state["optimizer"])
+        old_bank = state.get("bank_names", sampler.bank_names)
+        encoder.load_state_dict(grow_bank(state["encoder"], old_bank, sampler.bank_names))
+        if old_bank == sampler.bank_names:
+            optimizer.load_state_dict(state["optimizer"])
         start, history = state["step"], state["history"]
         sampler.rng.setstate(state["rng"])
         sampler.np_rng.bit_generator.state = state["np_rng"]
