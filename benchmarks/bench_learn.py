@@ -243,10 +243,11 @@ def fast_probe(weights: Path, look: str, size: int | None) -> dict:
 
 
 def run_probe(args: argparse.Namespace) -> dict:
-    command = [sys.executable, __file__, "--probe", "--weights", str(args.weights), "--probe-look", args.probe_look]
+    command = [sys.executable, "-m", "benchmarks.bench_learn", "--probe", "--weights", str(args.weights)]
+    command += ["--probe-look", args.probe_look]
     if args.size:
         command += ["--size", str(args.size)]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -58,7 +58,8 @@ def child(size: int, max_full_frame: int | None, weights: str, style: str, out: 
 
 
 def measure(size: int, max_full_frame: int | None, args: argparse.Namespace, out: Path) -> dict[str, float]:
-    command = [sys.executable, __file__, "--child", str(size), "--weights", args.weights, "--style", args.style]
+    command = [sys.executable, "-m", "benchmarks.bench_resolution", "--child", str(size), "--weights", args.weights]
+    command += ["--style", args.style]
     command += ["--save", str(out)] + ([] if max_full_frame is None else ["--max-full-frame", str(max_full_frame)])
     run = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT)
     return json.loads(run.stdout.strip().splitlines()[-1])
