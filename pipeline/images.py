@@ -139,7 +139,9 @@ def _open(source: str | os.PathLike | bytes | bytearray | IO[bytes], name: str, 
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # Pillow's own guard, above 89 MP
-        raise ImageError(f"{name}: refused as a possible decompression bomb: far too many pixels for a picture") from None
+        raise ImageError(
+            f"{name}: refused as a possible decompression bomb: far too many pixels for a picture"
+        ) from None
     except UnidentifiedImageError:
         raise ImageError(f"{name}: not a readable image (unknown or unsupported format)") from None
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:

@@ -24,7 +24,7 @@ from .learn_inputs import (
     fit_image,
     load_inputs,
 )
-from .learn_loop import Callback, init_state, metrics_and_previews, run_loop, validation_objective
+from .learn_loop import Callback, LoopState, init_state, metrics_and_previews, run_loop, validation_objective
 from .learn_objective import CONTENT_TAP, STYLE_TAPS, StyleTargets, style_terms, weighted_objective, withheld_count
 from .learn_presets import PRESETS, LearnConfig, preset
 from .learn_setup import LearnSetup, prepare
@@ -98,13 +98,7 @@ def learn(
     history, cancelled = run_loop(setup, state, config, callback)
     # 4. the best state, its metrics and previews
     state.restore()
-    style = PersonalStyle(
-        name,
-        state.code.detach().cpu(),
-        None if state.norm_delta is None else state.norm_delta.detach().cpu(),
-        {t: g.cpu() for t, g in setup.targets.gram.items()},
-        color_lut=None if state.color_lut is None else state.color_lut.detach().cpu(),
-    )
+    style = learned_style(name, state, setup)
     metrics, style.previews = metrics_and_previews(setup, style, start, inputs.content, config.preview_side)
     style.metadata = {
         "source": "learned" if config.steps else "zero-shot",
@@ -129,3 +123,14 @@ def learn(
     }
     style.zero_shot = start if config.steps else None
     return style
+
+
+def learned_style(name: str, state: LoopState, setup: LearnSetup) -> PersonalStyle:
+    """The loop's (restored) best state as a style on the CPU, with the samples' Gram targets."""
+    return PersonalStyle(
+        name,
+        state.code.detach().cpu(),
+        None if state.norm_delta is None else state.norm_delta.detach().cpu(),
+        {t: g.cpu() for t, g in setup.targets.gram.items()},
+        color_lut=None if state.color_lut is None else state.color_lut.detach().cpu(),
+    )

@@ -181,37 +181,21 @@ def learn_stream(
     start = time.monotonic()
     config = preset(quality, steps, size)  # as learn_style makes it, to draw the bar before the run ends
     withheld = withheld_count(len(samples), config.holdout)
-
     first: list[tuple[int, float]] = []
 
     def report(step: int, total: int, losses: dict[str, float], preview: Image.Image | None) -> bool:
-        values = {term: float(value) for term, value in losses.items()}
         elapsed = time.monotonic() - start
         if step >= 1 and not first:
             first.append((step, elapsed))
-        pace_from = first[0] if first else None
-        updates.put(LearnUpdate(step, total, values, preview, elapsed, None, withheld, pace_from))
+        values = {term: float(value) for term, value in losses.items()}
+        updates.put(LearnUpdate(step, total, values, preview, elapsed, None, withheld, first[0] if first else None))
         return stop.is_set()
 
-    def work() -> None:
-        try:
-            outcome["style"] = pipe.learn_style(
-                list(samples),
-                quality=quality,
-                seed=seed,
-                content=list(content) or None,
-                pairs=list(pairs) or None,
-                steps=steps,
-                size=size,
-                callback=report,
-                name=name,
-            )
-        except Exception as exc:  # re-raised in the caller's thread below
-            outcome["error"] = exc
-        finally:
-            updates.put(None)
-
-    worker = threading.Thread(target=work, name="learn-style", daemon=True)
+    kwargs = dict(quality=quality, seed=seed, content=list(content) or None, pairs=list(pairs) or None)
+    kwargs.update(steps=steps, size=size, callback=report, name=name)
+    worker = threading.Thread(
+        target=_learn_in_thread, args=(pipe, list(samples), kwargs, outcome, updates), name="learn-style", daemon=True
+    )
     worker.start()
     last = LearnUpdate(0, steps or 0, {}, None, 0.0)
     try:
@@ -225,6 +209,19 @@ def learn_stream(
     if "error" in outcome:
         raise outcome["error"]
     yield dataclasses.replace(last, elapsed=time.monotonic() - start, style=outcome["style"])
+
+
+def _learn_in_thread(
+    pipe: PersonalStylePipeline, samples: list, kwargs: dict[str, Any], outcome: dict[str, Any], updates: queue.Queue
+) -> None:
+    """``pipe.learn_style`` in the worker thread: its style or its error goes to ``outcome``, then None to
+    ``updates`` (the stream's end)."""
+    try:
+        outcome["style"] = pipe.learn_style(samples, **kwargs)
+    except Exception as exc:  # re-raised in the caller's thread
+        outcome["error"] = exc
+    finally:
+        updates.put(None)
 
 
 # --- the Hub ---------------------------------------------------------------------------------------------------

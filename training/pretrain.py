@@ -226,6 +226,28 @@ def resume(out: Path, generator: Generator, codes: torch.Tensor, names: list[str
     return state["step"], state["history"]
 
 
+def train_step(
+    generator: Generator,
+    codes: torch.nn.Parameter,
+    optimizer: torch.optim.Optimizer,
+    pairs: Pairs,
+    styles: list[int],
+    config: PretrainConfig,
+) -> tuple[list[float], bool]:
+    """One step on a batch of ``styles`` -> (each crop's paired loss, whether the gradient was finite and taken)."""
+    x, y, origin = pairs.batch(styles, random)
+    x = (x + config.dither * (torch.rand_like(x) - 0.5)).clamp(0, 1)
+    output = generator(x, codes[styles], origin=origin)
+    losses = [paired_loss(output[i : i + 1], y[i : i + 1], config.grad_weight) for i in range(len(styles))]
+    optimizer.zero_grad(set_to_none=True)
+    torch.stack(losses).mean().backward()
+    norm = torch.nn.utils.clip_grad_norm_([*generator.parameters(), codes], config.clip)
+    finite = bool(torch.isfinite(norm))
+    if finite:
+        optimizer.step()
+    return [float(value.detach()) for value in losses], finite
+
+
 def pretrain(config: PretrainConfig, out: Path, threads: int | None = None) -> Path:
     """Train (or resume from ``out/checkpoint.pt``) for ``config.steps`` steps; returns ``out``."""
     start_run(out, config, threads)
@@ -251,25 +273,13 @@ def pretrain(config: PretrainConfig, out: Path, threads: int | None = None) -> P
         for group, base in zip(optimizer.param_groups, (config.lr, config.code_lr), strict=True):
             group["lr"] = base * lr_factor(step, config)
         styles = [random.randrange(len(pairs.names)) for _ in range(config.batch)]
-        x, y, origin = pairs.batch(styles, random)
-        x = (x + config.dither * (torch.rand_like(x) - 0.5)).clamp(0, 1)
-        output = generator(x, codes[styles], origin=origin)
-        losses = [paired_loss(output[i : i + 1], y[i : i + 1], config.grad_weight) for i in range(config.batch)]
-        loss = torch.stack(losses).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_([*generator.parameters(), codes], config.clip)
-        if not torch.isfinite(norm):  # never step on a non-finite gradient; count it
-            history["skipped"] += 1
-        else:
-            optimizer.step()
+        losses, finite = train_step(generator, codes, optimizer, pairs, styles, config)
+        history["skipped"] += not finite  # a step with a non-finite gradient is never taken, only counted
         for s, value in zip(styles, losses, strict=True):
-            name = pairs.names[s]
-            value = float(value.detach())
-            running[name] = 0.98 * running.get(name, value) + 0.02 * value
+            running[pairs.names[s]] = 0.98 * running.get(pairs.names[s], value) + 0.02 * value
         step += 1
         bar.update(1)
-        bar.set_postfix(loss=f"{float(loss):.4f}", skipped=history["skipped"])
+        bar.set_postfix(loss=f"{sum(losses) / len(losses):.4f}", skipped=history["skipped"])
         if step % config.checkpoint_every == 0 or step == config.steps:
             history["train"].append({"step": step, "seconds": round(time.time() - started), **running})
             if step % config.validate_every == 0 or step == config.steps:
