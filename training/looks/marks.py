@@ -13,15 +13,21 @@ PAPER = np.array([0.96, 0.94, 0.88], np.float32)
 
 
 def cartoon(image: Image.Image) -> Image.Image:
-    """Flat colours and dark outlines: bilateral smoothing, posterisation, adaptive-threshold edges."""
-    rgb = np.asarray(image.convert("RGB"))
+    """Cartoon: flat colour in six tone bands and coarse hue steps (edge-preserving smoothing first, so skies and
+    skin stay single flat areas instead of posterised blobs), and clean dark outlines."""
+    a = arr(image)
+    u = unit(a)
+    rgb = (a * 255).astype(np.uint8)
     smooth = rgb
     for _ in range(4):
         smooth = cv2.bilateralFilter(smooth, 9, 40, 7)
-    poster = (smooth // 48) * 48 + 24
-    grey = cv2.medianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), 5)
-    edges = cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, 9, 4)
-    return Image.fromarray((poster * (edges[..., None] / 255)).astype(np.uint8))
+    lab = cv2.cvtColor(smooth.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
+    lab[..., 0] = np.round(lab[..., 0] / 20) * 20 * 0.9 + 8  # six flat tone bands
+    lab[..., 1:] = np.round(lab[..., 1:] / 12) * 12 * 1.15  # coarse hue steps, a little more colour
+    flat = np.clip(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB), 0, 1)
+    flat = cv2.medianBlur((flat * 255).astype(np.uint8), max(3, int(5 * u) | 1)).astype(np.float32) / 255
+    lines = edge_lines(blur(lum(a), 0.8 * u), 1.3 * u, sharpness=70, threshold=0.005)
+    return img(flat * (1 - 0.9 * lines)[..., None])
 
 
 def pencil(image: Image.Image) -> Image.Image:
