@@ -26,20 +26,18 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from accelerate import Accelerator
-from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from .augment import diff_augment
 from .discriminator import Discriminator
 from .generator import Generator
-from .images import load_image, pil_to_tensor
+from .learn_objective import CONTENT_TAP, STYLE_TAPS
 from .loss_net import LossNet
 from .losses import (
     anisotropy_loss,
@@ -50,143 +48,14 @@ from .losses import (
     cycle_loss,
     d_hinge_loss,
     g_hinge_loss,
-    gram_matrix,
     normalized_style_loss,
     relative_color_target,
     smear_loss,
     tv_loss,
 )
-
-PHOTO = "photo"
-STAGE_PARAMS = {"branch": ("pattern_", "color_"), "pattern": ("pattern_",), "color": ("color_",), "all": ("",)}
-STYLE_TAPS = ("relu1_2", "relu2_2", "relu3_3")
-CONTENT_TAP = "relu2_2"
-
-
-@dataclass
-class TrainConfig:
-    data: Path = Path("data")
-    run: Path = Path("runs/base")
-    loss_net: Path = Path("weights/loss_net")
-    steps: int = 4000
-    minutes: float = 0.0  # wall-clock budget (0 = none): the schedule ends at whichever of steps/minutes comes first
-    batch_size: int = 4
-    crop: int = 128  # training crop side; content photos are rescaled to a short side in [crop*1.25, crop*2.5]
-    style_long_side: int = 384  # style images are seen at this size (sets the texture scale)
-    lr: float = 1e-3
-    code_lr: float = 2e-2
-    mlp_lr: float = 5e-3  # the code -> scale/shift MLP learns faster than the shared convolutions
-    d_lr: float = 4e-4
-    code_dim: int = 64
-    style_weight: float = (
-        0.1  # on the scale-invariant Gram loss (x100, about 30-80 for a photo), summed over STYLE_TAPS
-    )
-    content_weight: float = 6.0  # on the relative content loss (1-2 lost faces in a first run)
-    tv_weight: float = 0.5
-    color_weight: float = 20.0  # per-channel mean/std vs targets from the input (see losses.relative_color_target)
-    color_map_weight: float = (
-        150.0  # low-frequency change that is not a global colour curve (losses.color_map_residual)
-    )
-    color_map_peak_weight: float = 0.0  # the same residual over the worst color_map_top of cells: small saturated spots
-    color_map_top: float = 0.02
-    anisotropy_weight: float = 0.0  # directional bias of the change (losses.anisotropy_loss): scan-line streaks
-    smear_weight: float = 0.0  # |row - column autocorrelation| of the fine change (losses.smear_loss): smears
-    transposed_targets: bool = False  # Gram targets also from the style images with axes swapped (no direction)
-    adv_weight: float = 0.05
-    adv_start: int = 600
-    cycle_weight: float = 1.0
-    identity_weight: float = 4.0
-    cycle_every: int = 2
-    checkpoint_minutes: float = 5.0
-    seed: int = 0
-    generator: dict = field(default_factory=dict)  # Generator config overrides
-    init: str = ""  # start a new run (fresh optimiser and schedule) from another run's weights
-    focus: float = (
-        0.0  # sample style s with weight r_s ** focus, r_s = running Gram loss of output / input (0 = uniform)
-    )
-    # texture stage: comma-separated styles that learn to use the generator's pattern/colour branches; only those and
-    # their codes train, and every other style (photo in every batch) is held to the --init weights' output by L1
-    texture_styles: str = ""
-    keep_weight: float = (
-        300.0  # on the L1 to the --init output (the shipped texture stage's weight; see the model card)
-    )
-    # what trains besides the named styles' codes in that stage (STAGE_PARAMS): "branch" (the pattern and colour
-    # branches), "pattern" or "color" (one of them) or "all" (the whole generator; the other styles are still held to
-    # the --init output)
-    stage_params: str = "branch"
-    # L1 of G(x|s) to the style's exemplar made from the same photo, on aligned crops, for styles whose exemplars are
-    # f(content photo) (same file name in content/ and the style's folder: the procedural looks); 0 = off
-    paired_weight: float = 0.0
-    # L2 pull of the branches' code maps (pattern_amp/color_amp) toward the --init weights' in a texture stage: a
-    # stage then adds the smallest change that renders its styles, instead of a large gain along a direction no bank
-    # code uses, which makes few-shot learning's code steps explode there (see the model card's seventh stage)
-    branch_decay: float = 0.0
-
-
-def load_folder(folder: Path, long_side: int) -> list[torch.Tensor]:
-    """All images of a folder as (3, H, W) tensors in [0, 1], long side ``long_side``."""
-    tensors = []
-    for path in sorted(folder.glob("*.jpg")) + sorted(folder.glob("*.png")):
-        image = load_image(path)
-        image.thumbnail((long_side, long_side), Image.Resampling.LANCZOS)
-        tensors.append(pil_to_tensor(image)[0])
-    if not tensors:
-        raise FileNotFoundError(f"no .jpg/.png images in {folder}")
-    return tensors
-
-
-def load_pairs(content_dir: Path, style_dir: Path, long_side: int) -> list[torch.Tensor]:
-    """(6, H, W) tensors: a content photo stacked on the style's exemplar of the same file name (made from it by the
-    style's function, so the two are aligned), long side ``long_side``; [] when no names match (wallpaper styles)."""
-    pairs = []
-    for path in sorted(style_dir.glob("*.jpg")) + sorted(style_dir.glob("*.png")):
-        source = content_dir / path.name
-        if not source.is_file():
-            continue
-        images = [load_image(source), load_image(path)]
-        if images[0].size != images[1].size:
-            raise ValueError(f"{path}: {images[1].size} differs from its content photo {source}'s {images[0].size}")
-        for image in images:
-            image.thumbnail((long_side, long_side), Image.Resampling.LANCZOS)
-        pairs.append(torch.cat([pil_to_tensor(image)[0] for image in images]))
-    return pairs
-
-
-def random_crops(
-    images: list[torch.Tensor], n: int, crop: int, scale: tuple[float, float], rng: random.Random
-) -> torch.Tensor:
-    """(n, C, crop, crop) random crops: random image, short side rescaled to crop*U(scale), random flip.
-
-    Any channel count: crops of stacked (6, H, W) pairs (``load_pairs``) stay aligned."""
-    out = []
-    for _ in range(n):
-        image = images[rng.randrange(len(images))]
-        short = crop * rng.uniform(*scale)
-        h, w = image.shape[1:]
-        size = (max(crop, round(h * short / min(h, w))), max(crop, round(w * short / min(h, w))))
-        image = F.interpolate(image[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0]
-        y, x = rng.randrange(size[0] - crop + 1), rng.randrange(size[1] - crop + 1)
-        patch = image[:, y : y + crop, x : x + crop]
-        out.append(patch.flip(-1) if rng.random() < 0.5 else patch)
-    return torch.stack(out).clamp(0, 1)
-
-
-@torch.no_grad()
-def style_targets(loss_net: LossNet, images: list[torch.Tensor], transposed: bool = False) -> dict[str, torch.Tensor]:
-    """Mean Gram matrix per tap over a style's images -> ``{tap: (C, C)}``.
-
-    ``transposed`` also averages in each image with its axes swapped, so the target carries no preferred direction
-    (horizontal bands in one style's images then stop rewarding horizontal streaks)."""
-    if transposed:
-        images = list(images) + [img.transpose(-1, -2) for img in images]
-    grams = [{t: gram_matrix(f)[0] for t, f in loss_net(img[None], STYLE_TAPS).items()} for img in images]
-    return {t: torch.stack([g[t] for g in grams]).mean(0) for t in STYLE_TAPS}
-
-
-def style_color_moments(images: list[torch.Tensor]) -> torch.Tensor:
-    """Colour moments (6,) over all pixels of a style's (3, H, W) images."""
-    pixels = torch.cat([img.flatten(1) for img in images], dim=1)
-    return torch.cat([pixels.mean(1), pixels.std(1)])
+from .pipeline import PHOTO
+from .train_config import STAGE_PARAMS, TrainConfig
+from .train_data import load_folder, load_pairs, random_crops, style_color_moments, style_targets
 
 
 def style_weights(ratios: torch.Tensor, focus: float) -> list[float]:

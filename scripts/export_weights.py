@@ -20,7 +20,8 @@ import torch
 from safetensors.torch import load_file
 
 from pipeline import Discriminator, Generator, LossNet, PersonalStyle, PersonalStylePipeline
-from pipeline.train import TrainConfig, load_folder, style_targets
+from pipeline.train_config import TrainConfig
+from pipeline.train_data import load_folder, style_targets
 
 ROOT = Path(__file__).resolve().parents[1]
 DESCRIPTIONS = {

@@ -23,7 +23,8 @@ import torch
 from safetensors.torch import save_file
 
 from pipeline import Discriminator, Generator, PersonalStyle
-from pipeline.train import PHOTO, TrainConfig
+from pipeline.pipeline import PHOTO
+from pipeline.train_config import TrainConfig
 
 
 def run_from_weights(weights: Path, run: Path, data: Path) -> list[str]:

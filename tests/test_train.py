@@ -15,7 +15,9 @@ from safetensors.torch import load_file
 
 from pipeline import Generator, PersonalStylePipeline
 from pipeline.loss_net import LossNet
-from pipeline.train import TrainConfig, load_pairs, style_targets, style_weights, train
+from pipeline.train import style_weights, train
+from pipeline.train_config import TrainConfig
+from pipeline.train_data import load_pairs, style_targets
 
 TINY_GENERATOR = {"channels": [4, 8], "decoder_channels": [4], "num_res_blocks": 1}
 TINY_RUN = dict(loss_net=WEIGHTS / "loss_net", batch_size=2, crop=32, style_long_side=64)  # every tiny run's base
