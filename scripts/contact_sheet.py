@@ -12,7 +12,7 @@ score: mean |vertical| over mean |horizontal| neighbour difference of the change
 isotropic change; horizontal scan-line streaks, an artifact some training runs drift into, score 2-8), and a
 smear score: row-minus-column autocorrelation of the fine change (about 0 for grain, dots and colour grades;
 0.3-0.8 where dark features are stretched into horizontal bands).
-For the ten styles made by a known function f (``training/looks.py``), "look f(x) / input" gives the same ratio for
+For the ten styles made by a known function f (``training/looks``), "look f(x) / input" gives the same ratio for
 f applied exactly to the portrait: what a perfectly faithful rendering of the look scores (on some portraits f(x)
 itself is no closer to the style's Gram target, an average over 12 photos of other content, than the input).
 A summary follows, split into seen and unseen portraits.

@@ -83,7 +83,7 @@ def test_no_saturated_spots_or_streaks(real_pipe):
 
 
 def procedural_looks() -> dict:
-    """training/looks.py's LOOKS: the functions that made the procedural bank styles' exemplars."""
+    """training/looks's LOOKS: the functions that made the procedural bank styles' exemplars."""
     from training.looks import LOOKS
 
     return LOOKS
@@ -98,7 +98,7 @@ def lab_distance(a: Image.Image, b: Image.Image) -> float:
 
 
 def test_colour_grades_render_their_own_look(real_pipe):
-    """noir, sepia, pastel and teal_orange are colour grades made by known functions f (training/looks.py), so the
+    """noir, sepia, pastel and teal_orange are colour grades made by known functions f (training/looks), so the
     output can be compared with f(x) itself: it must be closer (mean CIELAB distance) than the unchanged photo is, on
     a portrait and on the rocket's dark sky, where the fifth-stage weights painted colour blobs (noir was not even
     grey there). Measured on eight evaluation photos at 512 px: benchmarks/results/fidelity.md."""
@@ -112,7 +112,7 @@ def test_colour_grades_render_their_own_look(real_pipe):
 
 
 def test_teal_orange_keeps_hair_brown(real_pipe):
-    """The grade warms the astronaut's brown hair (training/looks.py: highlights toward orange); the sixth-stage
+    """The grade warms the astronaut's brown hair (training/looks: highlights toward orange); the sixth-stage
     teal_orange turned it olive green (mean CIELAB a* -6.6 where f(x) has -0.4, at 128 px), its convolutions' residual
     leaking green on top of a colour map that was right. The re-fitted style (weights/styles/teal_orange/style.json,
     ``refit``) keeps the hair's a* within 3 of the exact grade's (measured: -0.8)."""

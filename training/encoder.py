@@ -2,9 +2,9 @@
 mixture weights over the bank and a colour LUT, judged by how close LUT(G(y | mixed code)) comes to look(y) on
 *other* photos y.
 
-Looks are drawn at random from three families: random colour grades (``training/looks.py:random_grade``), random
+Looks are drawn at random from three families: random colour grades (``training/looks/grades.py``), random
 mixes of the bank's styles (the frozen generator renders them, sometimes followed by a random grade) and the
-procedural looks of ``training/looks.py``. Pairs cost no loss-net backward pass: the loss is L1 on pixels and on
+procedural looks of ``training/looks``. Pairs cost no loss-net backward pass: the loss is L1 on pixels and on
 image gradients, so a step is cheap on a CPU. The generator and the bank never change.
 
     python -m training encoder --config training/configs/encoder.json --out runs/encoder

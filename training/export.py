@@ -18,8 +18,8 @@ import torch
 from PIL import Image
 
 from pipeline import PersonalStyle, PersonalStylePipeline
-from pipeline.learn_objective import STYLE_TAPS
-from pipeline.losses import gram_matrix
+from pipeline.images import pil_to_tensor
+from pipeline.train_data import style_targets
 
 from . import looks
 from .pretrain import Pairs, PretrainConfig
@@ -36,16 +36,14 @@ def description(name: str, pipe: PersonalStylePipeline) -> str:
     return pipe.styles[name].metadata.get("description", "") if name in pipe.styles else ""
 
 
-@torch.no_grad()
 def mean_gram(pipe: PersonalStylePipeline, images: list[np.ndarray]) -> dict[str, torch.Tensor]:
     """Mean Gram matrix per loss-net tap over (H, W, 3) uint8 images at a ``GRAM_SIDE`` long side."""
-    grams = []
+    tensors = []
     for a in images:
         image = Image.fromarray(a)
         image.thumbnail((GRAM_SIDE, GRAM_SIDE), Image.Resampling.LANCZOS)
-        x = torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1)[None].float() / 255
-        grams.append({t: gram_matrix(f.float())[0] for t, f in pipe.loss_net(x, STYLE_TAPS).items()})
-    return {t: torch.stack([g[t] for g in grams]).mean(0) for t in STYLE_TAPS}
+        tensors.append(pil_to_tensor(image)[0])
+    return style_targets(pipe.loss_net, tensors)
 
 
 def export(run: Path, out: Path) -> Path:

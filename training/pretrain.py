@@ -1,6 +1,6 @@
 """Pairs-first pretraining of the generator and its style bank: before/after pairs teach the built-in looks.
 
-Every paired look is a function f of ``training/looks.py``; its pairs are (photo, f(photo)) at a fixed long side,
+Every paired look is a function f of ``training/looks``; its pairs are (photo, f(photo)) at a fixed long side,
 so G(x | code) learns f with L1 on pixels and on image gradients (no loss-net pass: a step is cheap on a CPU).
 Bank styles without a look function (``distill``: the photo itself and the wallpaper textures) are taught by the
 starting generator's own output, so they keep rendering while the shared weights change. The generator and one
@@ -30,11 +30,10 @@ from tqdm import tqdm
 from pipeline import Generator, PersonalStylePipeline
 from pipeline.color import apply_lut
 from pipeline.losses import paired_loss
+from pipeline.pipeline import PHOTO
 
 from . import looks
 from .run_folder import CHECKPOINT, read_recipe, save_run_state, start_run
-
-PHOTO = "photo"
 
 
 @dataclass
@@ -45,7 +44,7 @@ class PretrainConfig:
     content: str = "data/content"  # photos made by scripts/fetch_data.py
     exclude: list[str] = field(default_factory=list)  # photo stems never trained on (the evaluation photos)
     validation: list[str] = field(default_factory=list)  # photo stems used only to validate
-    looks: list[str] = field(default_factory=list)  # paired looks from training/looks.py; empty: all of them
+    looks: list[str] = field(default_factory=list)  # paired looks from training/looks; empty: all of them
     distill: list[str] = field(default_factory=lambda: [PHOTO])  # bank styles the starting generator teaches
     long_side: int = 512  # photos and their looks are rendered at this long side (looks are defined per 512 px)
     crop: int = 128
@@ -66,7 +65,7 @@ class PretrainConfig:
         paired = self.looks or list(looks.LOOKS)
         unknown = [name for name in paired if name not in looks.LOOKS]
         if unknown:
-            raise ValueError(f"unknown looks {unknown}; training/looks.py has {sorted(looks.LOOKS)}")
+            raise ValueError(f"unknown looks {unknown}; training/looks has {sorted(looks.LOOKS)}")
         return [*self.distill, *[name for name in paired if name not in self.distill]]
 
 
