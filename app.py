@@ -41,9 +41,8 @@ CSS = """
   #style-gallery .grid-container { grid-template-columns: repeat(3, minmax(0, 1fr)) !important; }
 }
 """  # the gallery shows every style, no inner scroll, with full names
-# shown first when the bank has them: the clearest looks at one click (pastel and noir match their defining functions
-# best, halftone prints a real dot screen; benchmarks/results/fidelity.md); watercolor and cartoon barely change a photo
-EXAMPLE_STYLES = ("pastel", "halftone", "noir")
+# shown first when the bank has them: three clearly different looks at one click (benchmarks/results/fidelity.md)
+EXAMPLE_STYLES = ("golden_hour", "neon", "noir")
 
 
 def build_demo(pipe: PersonalStylePipeline, examples: list[Path] | None = None) -> gr.Blocks:

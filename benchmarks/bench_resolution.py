@@ -102,7 +102,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="256,512,1024,2048,3072")
     parser.add_argument("--weights", default=str(ROOT / "weights"))
-    parser.add_argument("--style", default="watercolor")
+    parser.add_argument("--style", default="neon")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "resolution.md"))
     parser.add_argument("--child", type=int)
     parser.add_argument("--max-full-frame", type=int)

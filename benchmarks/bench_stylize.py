@@ -43,7 +43,7 @@ def ratio_cell(ours: list[float], peer: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", default="weights")
-    parser.add_argument("--style", default="pencil")
+    parser.add_argument("--style", default="neon")
     parser.add_argument("--peer-style", type=int, default=19)
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024])
     parser.add_argument("--threads", type=int, default=2)

@@ -104,7 +104,7 @@ class Server:
 
 
 def stylize_args(image: Path) -> tuple:
-    return (handle_file(str(image)), "watercolor", "", 0.5, 1.0, False, 0.0, None)
+    return (handle_file(str(image)), "neon", "", 0.5, 1.0, False, 0.0, None)
 
 
 def timed(fn, *args) -> tuple[float, str | None]:

@@ -1,7 +1,7 @@
 """Command line: ``python -m pipeline {styles,stylize,learn,push} ...``.
 
 python -m pipeline styles
-python -m pipeline stylize selfie.jpg --style pencil -o out/
+python -m pipeline stylize selfie.jpg --style golden_hour -o out/
 python -m pipeline stylize a.jpg b.jpg --style "noir:0.7,sepia:0.3" --strength 0.8 -o out/
 python -m pipeline learn feed/*.jpg --name my-look --out styles/my-look --quality fast
 python -m pipeline push styles/my-look --repo user/my-look

@@ -160,7 +160,7 @@ def test_shipped_export_is_current_and_matches_torch(real_pipe, monkeypatch):
     assert record["generator_sha256"] == file_sha256(WEIGHTS / WEIGHTS_FILE)
     assert real_pipe.onnx_generator is not None
     x = torch.rand(1, 3, 128, 128, generator=torch.Generator().manual_seed(0))
-    style = real_pipe.styles["pencil"]
+    style = real_pipe.styles["neon"]
     reference, fast = torch_and_onnx(real_pipe, monkeypatch, lambda: real_pipe.stylize_tensor(x, style.code))
     assert (fast - reference).abs().max() < TOLERANCE
 
