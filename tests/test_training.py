@@ -178,6 +178,10 @@ def test_pretraining_checkpoints_resumes_and_exports(tiny_pretrain, tmp_path):
     assert resumed["step"] == 4 and resumed["names"] == ["photo", "warm", "sepia", "ink"]
     assert not torch.equal(resumed["codes"], first["codes"])
 
+    with pytest.raises(ValueError, match="photo"):
+        training_main(["export", str(out), str(tmp_path / "some"), "--styles", "sepia,ink"])
+    training_main(["export", str(out), str(tmp_path / "some"), "--styles", "photo,ink"])
+    assert sorted(p.name for p in (tmp_path / "some" / "styles").iterdir()) == ["ink", "photo"]
     training_main(["export", str(out), str(tmp_path / "exported")])
     from pipeline import PersonalStylePipeline
 
@@ -188,6 +192,16 @@ def test_pretraining_checkpoints_resumes_and_exports(tiny_pretrain, tmp_path):
     assert set(pipe.styles["sepia"].gram) == {"relu1_2", "relu2_2", "relu3_3"}
     state = pipe.generator.state_dict()
     assert all(torch.equal(state[k], v) for k, v in resumed["generator"].items())
+
+
+def test_style_weights_set_how_often_a_style_is_drawn(tiny_pretrain):
+    config, _ = tiny_pretrain
+    config.style_weights = {"ink": 3.0}
+    assert config.draw_weights() == [1.0, 1.0, 1.0, 3.0]  # photo, warm, sepia, ink
+    for bad in ({"nope": 2.0}, {"ink": 0.0}):
+        config.style_weights = bad
+        with pytest.raises(ValueError, match="style_weights"):
+            config.draw_weights()
 
 
 def test_the_shipped_pretraining_recipe_never_trains_on_the_evaluation_photos():

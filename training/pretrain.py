@@ -46,6 +46,7 @@ class PretrainConfig:
     validation: list[str] = field(default_factory=list)  # photo stems used only to validate
     looks: list[str] = field(default_factory=list)  # paired looks from training/looks; empty: all of them
     distill: list[str] = field(default_factory=lambda: [PHOTO])  # bank styles the starting generator teaches
+    style_weights: dict[str, float] = field(default_factory=dict)  # how often a style is drawn (default 1 each)
     long_side: int = 512  # photos and their looks are rendered at this long side (looks are defined per 512 px)
     crop: int = 128
     batch: int = 8
@@ -67,6 +68,16 @@ class PretrainConfig:
         if unknown:
             raise ValueError(f"unknown looks {unknown}; training/looks has {sorted(looks.LOOKS)}")
         return [*self.distill, *[name for name in paired if name not in self.distill]]
+
+    def draw_weights(self) -> list[float]:
+        """Relative sampling weight of each of :meth:`style_names`, from ``style_weights`` (default 1)."""
+        names = self.style_names()
+        unknown = sorted(set(self.style_weights) - set(names))
+        if unknown or any(not w > 0 for w in self.style_weights.values()):
+            raise ValueError(
+                f"style_weights: positive weights for styles of the recipe {names}; got {self.style_weights}"
+            )
+        return [float(self.style_weights.get(name, 1.0)) for name in names]
 
 
 def load_config(path: str | os.PathLike) -> PretrainConfig:
@@ -265,13 +276,14 @@ def pretrain(config: PretrainConfig, out: Path, threads: int | None = None) -> P
         weight_decay=1e-5,
     )
     step, history = resume(out, generator, codes.data, pairs.names, optimizer)
+    draw = config.draw_weights()
     running: dict[str, float] = {}
     bar = tqdm(total=config.steps, initial=step, desc="pretrain", dynamic_ncols=True)
     started = time.time()
     while step < config.steps:
         for group, base in zip(optimizer.param_groups, (config.lr, config.code_lr), strict=True):
             group["lr"] = base * lr_factor(step, config)
-        styles = [random.randrange(len(pairs.names)) for _ in range(config.batch)]
+        styles = random.choices(range(len(pairs.names)), weights=draw, k=config.batch)
         losses, finite = train_step(generator, codes, optimizer, pairs, styles, config)
         history["skipped"] += not finite  # a step with a non-finite gradient is never taken, only counted
         for s, value in zip(styles, losses, strict=True):
