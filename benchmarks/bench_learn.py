@@ -380,20 +380,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def merge(args: argparse.Namespace) -> None:
-    """Merge result files of runs split by looks (``--merge a,b``) into ``<name>.md`` / ``.json``."""
-    probe, results, runs_info = None, {}, []
-    for stem in args.merge.split(","):
+    """Merge result files of runs split by looks (``--merge a,b``; a merged file counts as its runs) into
+    ``<name>.md`` / ``.json``, and their example sheets, one under the other, into ``<name>_examples.jpg``."""
+    probe, results, runs_info, sheets, rows = None, {}, [], [], []
+    stems = args.merge.split(",")
+    for stem in stems:
         data = json.loads((args.out / f"{stem}.json").read_text())
-        runs_info.append(data["run"])
+        runs_info += data["runs"] if "runs" in data else [data["run"]]
         probe = probe or data["probe"]
         for look, methods in data["results"].items():
             results.setdefault(look, {}).update(methods)
+        sheet = args.out / f"{stem}_examples.jpg"
+        if sheet.is_file():
+            sheets.append(Image.open(sheet).convert("RGB"))
+            lines = sheet.with_suffix(".txt").read_text().splitlines()
+            columns = lines[0]
+            rows += lines[1].removeprefix("rows: ").split(" | ")
     if len({r["held_out"] for r in runs_info}) != 1:
         raise SystemExit(f"--merge: runs held out different photos: {runs_info}")
     (args.out / f"{args.name}.json").write_text(
         json.dumps({"probe": probe, "runs": runs_info, "results": results}, indent=1)
     )
     (args.out / f"{args.name}.md").write_text(markdown(results, probe, args, runs_info))
+    if len(sheets) == len(stems):
+        merged = Image.new("RGB", (max(s.width for s in sheets), sum(s.height for s in sheets)), "white")
+        for index, sheet in enumerate(sheets):
+            merged.paste(sheet, (0, sum(s.height for s in sheets[:index])))
+        merged.save(args.out / f"{args.name}_examples.jpg", quality=90)
+        (args.out / f"{args.name}_examples.txt").write_text(f"{columns}\nrows: {' | '.join(rows)}\n")
     print((args.out / f"{args.name}.md").read_text())
 
 
