@@ -41,8 +41,8 @@ CSS = """
   #style-gallery .grid-container { grid-template-columns: repeat(3, minmax(0, 1fr)) !important; }
 }
 """  # the gallery shows every style, no inner scroll, with full names
-# shown first when the bank has them: three clearly different looks at one click (benchmarks/results/fidelity.md)
-EXAMPLE_STYLES = ("golden_hour", "neon", "noir")
+# shown first when the bank has them: the two looks that change a portrait most, then a colour grade
+EXAMPLE_STYLES = ("noir", "neon", "golden_hour")
 
 
 def build_demo(pipe: PersonalStylePipeline, examples: list[Path] | None = None) -> gr.Blocks:
