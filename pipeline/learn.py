@@ -76,12 +76,11 @@ def learn(
 
     ``callback(step, total, losses, preview)`` runs once at step 0 with the zero-shot start's preview, then
     after every step (``preview`` is a small PIL image every ``preview_every`` steps and at the end, else None);
-    returning True stops early. Non-finite losses or
-    gradients restore the best state and halve the learning rates; a fourth failure ends the run. The loop's
+    returning True stops early. Non-finite losses or gradients restore the best state and halve the learning
+    rates; a fourth failure ends the run. The loop's
     checkpoint with the lowest validation objective (fixed crops, scored against the samples withheld from the
-    loop's targets by ``config.holdout``) is returned; the zero-shot start only if no checkpoint validated.
-    The returned style's ``zero_shot`` is the start, so callers can offer both side by side.
-    Deterministic for a given seed on CPU.
+    loop's targets by ``config.holdout``) is returned; the zero-shot start only if no checkpoint validated. The
+    returned style's ``zero_shot`` is the start, so callers can offer both. Deterministic for a seed on CPU.
     """
     started = time.perf_counter()
     # 1. frozen networks, images at the learning scale, Gram targets
