@@ -6,8 +6,6 @@ from dataclasses import dataclass, replace
 
 from .learn_inputs import MIN_SIDE
 
-ZERO_SHOT_DISTANCES = ("targets", "measured", "both")  # see learn_start.zero_shot_distances
-
 
 @dataclass
 class LearnConfig:
@@ -40,9 +38,6 @@ class LearnConfig:
     style_scales: tuple[float, ...] = (1.0, 0.7)  # sample scales for Gram targets and discriminator crops
     crops_per_sample: int = 2  # random crops per sample and scale in the Gram target pool
     temperature: float = 0.25  # zero-shot softmax temperature, relative to the nearest bank style's distance
-    # zero-shot distances: "targets" compares the samples' Gram targets with each bank style's own, "measured" scores
-    # each bank style's output on the validation crops (Gram + colour), "both" adds the two, each relative to its best
-    zero_shot_distance: str = "both"
     preview_every: int = 10
     preview_side: int = 128
     eval_every: int = 10  # steps between validations on fixed crops (the best validated state is returned)
@@ -62,11 +57,6 @@ class LearnConfig:
             raise ValueError(f"LearnConfig.steps must be 0 (the zero-shot start only) or more, got {self.steps!r}")
         if self.size < MIN_SIDE:
             raise ValueError(f"LearnConfig.size must be at least {MIN_SIDE} px, got {self.size}")
-        if self.zero_shot_distance not in ZERO_SHOT_DISTANCES:
-            raise ValueError(
-                f"LearnConfig.zero_shot_distance must be one of {', '.join(ZERO_SHOT_DISTANCES)}; "
-                f"got {self.zero_shot_distance!r}"
-            )
 
 
 PRESETS: dict[str, LearnConfig] = {

@@ -84,17 +84,14 @@ def zero_shot_style(
 
 
 def zero_shot_distances(setup: LearnSetup, bank: dict[str, PersonalStyle], config: LearnConfig) -> dict[str, float]:
-    """Each bank style's distance to the samples by ``config.zero_shot_distance``. Both kinds are confounded by the
-    samples' own content (the targets by the exemplars' content, the measured outputs by the validation crops'), in
-    different ways, so "both" sums them, each divided by its smallest value."""
-    if config.zero_shot_distance == "targets":
-        return bank_distances(setup.targets.gram, bank)
-    measured = measured_distances(setup, bank, config)
-    if config.zero_shot_distance == "measured":
-        return measured
+    """Each bank style's distance to the samples (for a pipeline without a style encoder): the distance of the
+    samples' Gram targets to the style's own plus the distance of the style's output on the validation crops to the
+    samples (Gram + colour), each divided by its smallest value. Each kind is confounded by the samples' own content
+    (the targets by the exemplars' content, the measured outputs by the validation crops'), in different ways."""
     targets = bank_distances(setup.targets.gram, bank)
     if not targets:
         return {}  # softmax_weights says why
+    measured = measured_distances(setup, bank, config)
     best_m = max(min(measured.values()), 1e-12)
     best_t = max(min(targets.values()), 1e-12)
     return {n: measured[n] / best_m + targets[n] / best_t for n in targets}

@@ -26,7 +26,7 @@ from pipeline.learn import (
     zero_shot_style,
 )
 from pipeline.learn_loop import core_losses, init_state, validation_objectives
-from pipeline.learn_start import zero_shot_distances
+from pipeline.learn_start import bank_distances, measured_distances, zero_shot_distances
 
 TINY = dict(size=64, image_side=96, batch_size=1, preview_side=48, preview_every=2)
 
@@ -106,13 +106,13 @@ def test_learning_returns_its_best_checkpoint_even_when_the_start_scored_lower(t
     assert style.zero_shot is not None and torch.equal(style.zero_shot.code, start.code)
 
 
-def test_zero_shot_picks_the_nearest_bank_style(tiny_pipe, portrait):
-    # by the samples' Gram targets (the tiny generator's outputs, which "measured" compares, are arbitrary)
-    config = replace(preset("fast", size=64), zero_shot_distance="targets")
+def test_zero_shot_picks_the_nearest_bank_style_as_a_convex_mixture(tiny_pipe, portrait):
+    config = preset("fast", size=64)
     inputs = load_inputs(warm_samples(), content=[portrait])
     style = mixture_start(prepare(tiny_pipe, inputs, config, seed=0), tiny_pipe.styles, config, "zs")
     mix = style.metadata["mix"]
     assert max(mix, key=mix.get) == "warm" and math.isclose(sum(mix.values()), 1.0, rel_tol=1e-6)
+    assert all(w >= 0 for w in mix.values())
     codes = {name: s.code for name, s in tiny_pipe.styles.items()}
     assert torch.allclose(style.code, sum(w * codes[n] for n, w in mix.items()), atol=1e-6)
 
@@ -131,8 +131,8 @@ def test_both_zero_shot_distances_add_the_two_kinds_relative_to_their_best(tiny_
     config = preset("fast", size=64)
     setup = prepare(tiny_pipe, load_inputs(warm_samples(), content=[portrait]), config, seed=0)
     bank = tiny_pipe.styles
-    measured = zero_shot_distances(setup, bank, replace(config, zero_shot_distance="measured"))
-    targets = zero_shot_distances(setup, bank, replace(config, zero_shot_distance="targets"))
+    measured = measured_distances(setup, bank, config)
+    targets = bank_distances(setup.targets.gram, bank)
     both = zero_shot_distances(setup, bank, config)
     assert set(both) == set(bank) and measured != targets
     for name in bank:
@@ -205,21 +205,6 @@ def test_negative_steps_are_a_clear_error():
 def test_holdout_out_of_range_is_a_clear_error():
     with pytest.raises(ValueError, match=r"LearnConfig.holdout must be in \[0, 1\), got 1.0"):
         LearnConfig(holdout=1.0)
-
-
-def test_unknown_zero_shot_distance_is_a_clear_error():
-    with pytest.raises(ValueError, match="zero_shot_distance must be one of targets, measured, both; got 'nearest'"):
-        LearnConfig(zero_shot_distance="nearest")
-
-
-def test_measured_zero_shot_is_a_convex_mixture(tiny_pipe, portrait):
-    inputs = load_inputs(warm_samples(), content=[portrait])
-    config = replace(preset("fast", size=64), zero_shot_distance="measured")
-    style = mixture_start(prepare(tiny_pipe, inputs, config, seed=0), tiny_pipe.styles, config, "zs")
-    mix = style.metadata["mix"]
-    assert all(w >= 0 for w in mix.values()) and math.isclose(sum(mix.values()), 1.0, rel_tol=1e-6)
-    codes = {name: s.code for name, s in tiny_pipe.styles.items()}
-    assert torch.allclose(style.code, sum(w * codes[n] for n, w in mix.items()), atol=1e-6)
 
 
 def test_callback_sees_progress_and_stops_with_the_best_style(tiny_pipe, portrait):
