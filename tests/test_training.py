@@ -194,6 +194,23 @@ def test_pretraining_checkpoints_resumes_and_exports(tiny_pretrain, tmp_path):
     assert all(torch.equal(state[k], v) for k, v in resumed["generator"].items())
 
 
+def test_export_fits_the_starting_encoder_to_the_exported_bank():
+    from pipeline.style_encoder import StyleEncoder
+    from training.export import encoder_for_bank
+
+    torch.manual_seed(0)
+    encoder = StyleEncoder(bank_names=("cool", "photo", "warm"), hidden=16, lut_size=5, basis_luts=2)
+    torch.nn.init.normal_(encoder.mix_head.weight)
+    fitted = encoder_for_bank(encoder, ["ink", "photo", "warm"])
+    assert fitted.config.bank_names == ("ink", "photo", "warm") and fitted.config.hidden == 16
+    old, new = encoder.mix_head.weight, fitted.mix_head.weight
+    assert torch.equal(new[1], old[1]) and torch.equal(new[2], old[2]) and not new[0].any()
+    assert fitted.mix_head.bias[0] < encoder.mix_head.bias.min()  # a style it never saw starts unused
+    stats = torch.randn(1, fitted.config.stat_dim)
+    assert torch.equal(fitted(stats)[1], encoder(stats)[1])  # the colour LUT is untouched
+    assert encoder_for_bank(encoder, ["cool", "photo", "warm"]) is encoder
+
+
 def test_style_weights_set_how_often_a_style_is_drawn(tiny_pretrain):
     config, _ = tiny_pretrain
     config.style_weights = {"ink": 3.0}

@@ -1,6 +1,7 @@
 """Export a pretraining run (``training/pretrain.py``) as a pipeline folder: the trained generator and one bank
 style per look (its code, the mean Gram matrices of its targets for the app's metrics, a description), next to the
-starting folder's loss net, discriminator and style encoder, then the ONNX Runtime graph.
+starting folder's loss net, discriminator and style encoder (its mixture head fitted to the exported bank by style
+name; retrain it on the new bank with ``python -m training encoder``), then the ONNX Runtime graph.
 
     python -m training export runs/pretrain OUT [--styles photo,noir,...]
 
@@ -25,8 +26,10 @@ from pipeline.images import pil_to_tensor
 from pipeline.learn_objective import STYLE_TAPS
 from pipeline.losses import gram_matrix
 from pipeline.pipeline import PHOTO
+from pipeline.style_encoder import StyleEncoder
 
 from . import looks
+from .encoder import grow_bank
 from .pretrain import Pairs, PretrainConfig
 from .run_folder import CHECKPOINT
 
@@ -53,6 +56,16 @@ def mean_gram(pipe: PersonalStylePipeline, images: list[np.ndarray]) -> dict[str
     return {t: torch.stack([g[t] for g in grams]).mean(0) for t in STYLE_TAPS}
 
 
+def encoder_for_bank(encoder: StyleEncoder, bank: list[str]) -> StyleEncoder:
+    """The starting folder's style encoder with its mixture head following ``bank`` by name (a style it never saw
+    starts unused): it runs on the exported bank at once; retrain it there (``python -m training encoder``)."""
+    if list(encoder.config.bank_names) == bank:
+        return encoder
+    grown = StyleEncoder.from_config({**encoder.config, "bank_names": tuple(bank)})
+    grown.load_state_dict(grow_bank(encoder.state_dict(), list(encoder.config.bank_names), bank))
+    return grown
+
+
 def export(run: Path, out: Path, keep: list[str] | None = None) -> Path:
     """Write the pipeline folder ``out`` from ``run/checkpoint.pt`` with the styles ``keep`` (default: all of the
     run's); returns ``out``."""
@@ -75,6 +88,8 @@ def export(run: Path, out: Path, keep: list[str] | None = None) -> Path:
         styles[name] = PersonalStyle(name, state["codes"][index].clone(), None, mean_gram(pipe, targets), metadata)
     pipe.generator.load_state_dict(state["generator"])
     pipe.styles = styles
+    if pipe.style_encoder is not None:
+        pipe.register_modules(style_encoder=encoder_for_bank(pipe.style_encoder, sorted(styles)))
     shutil.rmtree(out / "styles", ignore_errors=True)  # no stale styles from an earlier export
     pipe.save_pretrained(out)
     pipe.loss_net.half().save_pretrained(out / "loss_net")  # stored fp16 as converted; loaded back as fp32
