@@ -23,7 +23,7 @@ from PIL import Image
 
 from pipeline import PersonalStyle, PersonalStylePipeline
 from pipeline.images import pil_to_tensor
-from pipeline.learn_objective import STYLE_TAPS
+from pipeline.learn_objective import STYLE_TAPS, mean_grams
 from pipeline.losses import gram_matrix
 from pipeline.pipeline import PHOTO
 from pipeline.style_encoder import StyleEncoder
@@ -53,7 +53,7 @@ def mean_gram(pipe: PersonalStylePipeline, images: list[np.ndarray]) -> dict[str
         tensors.append(pil_to_tensor(image))
     with torch.no_grad():
         grams = [{t: gram_matrix(f)[0] for t, f in pipe.loss_net(x, STYLE_TAPS).items()} for x in tensors]
-    return {t: torch.stack([g[t] for g in grams]).mean(0) for t in STYLE_TAPS}
+    return mean_grams(grams)
 
 
 def encoder_for_bank(encoder: StyleEncoder, bank: list[str]) -> StyleEncoder:
